@@ -1,0 +1,16 @@
+// POST /records → ingest a batch (JSON or NDJSON) → per-record results.
+import { ingestRecords } from '../pipeline/ingest-records.ts';
+import { parseSubmission } from '../pipeline/parse-submission.ts';
+import { lambdaContext, type AppContext } from './config.ts';
+import { bodyBytes, header, httpHandler, json, principalOf, type ApiHandler } from './http.ts';
+
+export function create(ctx: AppContext): ApiHandler {
+  return httpHandler('submit', async (event) => {
+    const principal = principalOf(event);
+    const raw = parseSubmission(bodyBytes(event), header(event, 'content-type'));
+    return json(200, await ingestRecords(raw, principal, ctx));
+  });
+}
+
+let instance: ApiHandler | undefined;
+export const handler: ApiHandler = (event) => (instance ??= create(lambdaContext()))(event);

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { createAdapters, type Adapters } from '../storage/adapters.ts';
+
+const Env = z.object({
+  LEDGER_TABLE_NAME: z.string().min(1, 'LEDGER_TABLE_NAME must name the DynamoDB table'),
+  LEDGER_BUCKET_NAME: z.string().min(1, 'LEDGER_BUCKET_NAME must name the public bucket'),
+  LEDGER_PUBLIC_BASE_URL: z.url({ message: 'LEDGER_PUBLIC_BASE_URL must be the public URL of the bucket root' }),
+  LEDGER_DATASET_NAME: z.string().regex(/^[a-z0-9._-]+$/).default('rights-ledger'),
+  LEDGER_DYNAMODB_ENDPOINT: z.url().optional(),
+  LEDGER_S3_ENDPOINT: z.url().optional(),
+  AWS_REGION: z.string().optional(),
+});
+
+/** What every handler needs: the adapters and the facts `GET /` tells. */
+export interface AppContext extends Adapters {
+  info: { name: string; version: string; publicBaseUrl: string; datasetName: string };
+}
+
+export const SOFTWARE_NAME = 'rights-ledger';
+/** Kept in step with package.json by test/unit/config.test.ts. */
+export const SOFTWARE_VERSION = '0.1.0';
+
+/**
+ * Reads the Lambda environment once, at cold start: a missing or malformed variable fails then, with
+ * one sentence naming it, not on the first request.
+ */
+export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): AppContext {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0]!;
+    throw new Error(`configuration: ${first.path.join('.')}: ${first.message}`);
+  }
+  const e = parsed.data;
+  const adapters = createAdapters({
+    tableName: e.LEDGER_TABLE_NAME,
+    bucketName: e.LEDGER_BUCKET_NAME,
+    dynamodb: e.LEDGER_DYNAMODB_ENDPOINT ? { endpoint: e.LEDGER_DYNAMODB_ENDPOINT } : {},
+    s3: e.LEDGER_S3_ENDPOINT ? { endpoint: e.LEDGER_S3_ENDPOINT, forcePathStyle: true } : {},
+  });
+  return { ...adapters, info: { name: SOFTWARE_NAME, version: SOFTWARE_VERSION, publicBaseUrl: e.LEDGER_PUBLIC_BASE_URL.replace(/\/$/, ''), datasetName: e.LEDGER_DATASET_NAME } };
+}
+
+let cached: AppContext | undefined;
+/** The context for Lambda entry points: built on first use, then shared by every invocation. */
+export const lambdaContext = (): AppContext => (cached ??= contextFromEnv());

@@ -1,0 +1,79 @@
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { z } from 'zod';
+import { LedgerError, STATUS_TITLES, badRequest, unauthorized } from '../pipeline/errors.ts';
+import type { Principal } from '../pipeline/ports.ts';
+import { toFieldErrors } from '../schemas/validate-record.ts';
+import { logger } from './logger.ts';
+
+export type ApiHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+
+export const json = (statusCode: number, body: unknown): APIGatewayProxyResult => ({ statusCode, headers: JSON_HEADERS, body: JSON.stringify(body) });
+
+/** An RFC 9457 problem document; `errors` carries per-field `{ path, message, code }`. */
+export function problem(status: number, code: string, detail: string, errors?: LedgerError['errors']): APIGatewayProxyResult {
+  return {
+    statusCode: status,
+    headers: { 'content-type': 'application/problem+json; charset=utf-8', 'cache-control': 'no-store' },
+    body: JSON.stringify({ type: `urn:rights-ledger:problem:${code}`, title: STATUS_TITLES[status] ?? 'Error', status, detail, code, ...(errors && errors.length > 0 ? { errors } : {}) }),
+  };
+}
+
+/** The caller as the authorizer (Lambda in AWS, the local server at home) put it on the event. */
+export function principalOf(event: APIGatewayProxyEvent): Principal {
+  const auth = event.requestContext?.authorizer as { keyId?: string; role?: string } | null | undefined;
+  if (!auth?.keyId || (auth.role !== 'editor' && auth.role !== 'contributor')) throw unauthorized();
+  return { keyId: auth.keyId, role: auth.role };
+}
+
+export function header(event: APIGatewayProxyEvent, name: string): string | undefined {
+  const want = name.toLowerCase();
+  for (const [k, v] of Object.entries(event.headers ?? {})) if (k.toLowerCase() === want) return v ?? undefined;
+  return undefined;
+}
+
+/** The raw body bytes: API Gateway is set to pass every body base64-encoded, so UTF-8 is checked here. */
+export function bodyBytes(event: APIGatewayProxyEvent): Uint8Array {
+  if (event.body == null) return new Uint8Array();
+  return event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
+}
+
+/** A small JSON body (review, retract, keys), validated by its zod schema. */
+export function jsonBody<S extends z.ZodType>(event: APIGatewayProxyEvent, schema: S): z.infer<S> {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bodyBytes(event)) || 'null');
+  } catch {
+    throw badRequest('invalid_json', 'the body must be a JSON object');
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw badRequest('invalid_body', 'the body does not match what this route takes', toFieldErrors(parsed.error.issues, value));
+  return parsed.data;
+}
+
+export const pathParam = (event: APIGatewayProxyEvent, name: string): string => decodeURIComponent(event.pathParameters?.[name] ?? '');
+
+/**
+ * Wraps a route: a LedgerError becomes its problem document; anything else is logged and becomes a 500
+ * whose detail hides the cause (no stack traces to clients).
+ */
+export function httpHandler(route: string, fn: ApiHandler): ApiHandler {
+  return async (event) => {
+    const started = Date.now();
+    let result: APIGatewayProxyResult;
+    try {
+      result = await fn(event);
+    } catch (err) {
+      if (err instanceof LedgerError) {
+        result = problem(err.status, err.code, err.message, err.errors);
+      } else {
+        logger.error('unexpected error', { route, error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) });
+        result = problem(500, 'internal_error', 'something went wrong on our side; nothing in your request needs changing: try again later');
+      }
+    }
+    const auth = event.requestContext?.authorizer as { keyId?: string } | null | undefined;
+    logger.info('request', { route, method: event.httpMethod, status: result.statusCode, key_id: auth?.keyId, ms: Date.now() - started });
+    return result;
+  };
+}

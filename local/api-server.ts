@@ -1,0 +1,134 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { randomUUID } from 'node:crypto';
+import { create as createInfo } from '../functions/api-info.ts';
+import { create as createKeys } from '../functions/api-keys.ts';
+import { create as createPublish } from '../functions/api-publish.ts';
+import { create as createRecords } from '../functions/api-records.ts';
+import { create as createSubmit } from '../functions/api-submit.ts';
+import type { AppContext } from '../functions/config.ts';
+import { problem, type ApiHandler } from '../functions/http.ts';
+import { ROUTES, type Entry, type RouteSpec } from '../functions/routes.ts';
+import { LedgerError } from '../pipeline/errors.ts';
+import { authenticate } from '../pipeline/manage-keys.ts';
+
+/** API Gateway's own payload limit: bodies above it never reach a handler there either. */
+const GATEWAY_MAX_BODY = 10 * 1024 * 1024;
+
+export interface ApiServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+interface CompiledRoute extends RouteSpec {
+  pattern: RegExp;
+  params: string[];
+}
+
+function compile(route: RouteSpec): CompiledRoute {
+  const params: string[] = [];
+  const source = route.resource.replace(/\{([a-z_]+)\}/g, (_, name: string) => {
+    params.push(name);
+    return '([^/]+)';
+  });
+  return { ...route, pattern: new RegExp(`^${source === '/' ? '/' : source}/?$`), params };
+}
+
+function send(res: ServerResponse, result: APIGatewayProxyResult): void {
+  const body = result.isBase64Encoded ? Buffer.from(result.body, 'base64') : Buffer.from(result.body, 'utf8');
+  res.writeHead(result.statusCode, { ...(result.headers as Record<string, string>), 'content-length': String(body.byteLength) });
+  res.end(body);
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer | 'too_large'> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).byteLength;
+    if (size > GATEWAY_MAX_BODY) return 'too_large';
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Serves the Lambda handlers over HTTP, as API Gateway does in AWS: every request becomes a REST API
+ * proxy event (body base64-encoded, as with binaryMediaTypes '*\/*'), authorised by the same
+ * authenticate() the Lambda authorizer calls, and the handler's result becomes the response.
+ */
+export async function startApiServer(ctx: AppContext, opts: { port: number; host?: string }): Promise<ApiServer> {
+  const handlers: Record<Entry, ApiHandler> = {
+    'api-info': createInfo(ctx),
+    'api-submit': createSubmit(ctx),
+    'api-records': createRecords(ctx),
+    'api-keys': createKeys(ctx),
+    'api-publish': createPublish(ctx),
+  };
+  const routes = ROUTES.map(compile);
+
+  const server = createServer(async (req, res) => {
+    try {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const matching = routes.map((r) => ({ r, m: r.pattern.exec(url.pathname) })).filter((x) => x.m);
+      const hit = matching.find((x) => x.r.method === req.method);
+      if (!hit) {
+        req.resume();
+        send(res, matching.length > 0 ? problem(405, 'method_not_allowed', `${req.method} is not allowed here; use ${matching.map((x) => x.r.method).join(' or ')}`) : problem(404, 'not_found', `no route ${url.pathname}`));
+        return;
+      }
+      const { r, m } = hit;
+      const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
+      let authorizer: Record<string, string> | null = null;
+      if (r.auth) {
+        try {
+          const principal = await authenticate(headers.authorization, ctx.keys);
+          authorizer = { principalId: principal.keyId, keyId: principal.keyId, role: principal.role };
+        } catch (err) {
+          req.resume();
+          if (err instanceof LedgerError) return send(res, problem(err.status, err.code, err.message));
+          throw err;
+        }
+      }
+      const body = await readBody(req);
+      if (body === 'too_large') {
+        send(res, problem(413, 'payload_too_large', `the body is over ${GATEWAY_MAX_BODY} bytes: split it into smaller batches`));
+        req.destroy();
+        return;
+      }
+      const event = {
+        resource: r.resource,
+        path: url.pathname,
+        httpMethod: r.method,
+        headers,
+        multiValueHeaders: {},
+        queryStringParameters: url.searchParams.size > 0 ? Object.fromEntries(url.searchParams) : null,
+        multiValueQueryStringParameters: null,
+        pathParameters: r.params.length > 0 ? Object.fromEntries(r.params.map((p, i) => [p, m![i + 1]!])) : null,
+        stageVariables: null,
+        body: body.byteLength > 0 ? body.toString('base64') : null,
+        isBase64Encoded: body.byteLength > 0,
+        requestContext: { authorizer, requestId: randomUUID(), httpMethod: r.method, resourcePath: r.resource, path: url.pathname, stage: 'local' },
+      } as unknown as APIGatewayProxyEvent;
+      send(res, await handlers[r.entry](event));
+    } catch {
+      if (!res.headersSent) send(res, problem(500, 'internal_error', 'something went wrong on our side: try again later'));
+      else res.destroy();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,403 @@
+/**
+ * The local S3 server: s3rver with the pieces of real S3 behaviour this project relies on.
+ *
+ * Run it as a child process, never in-process:
+ *
+ *   node --openssl-legacy-provider --import tsx local/s3-server.ts \
+ *     --port 0 --directory .data/s3 --bucket public --bucket staging [--exit-with-stdin] [--remove-directory-on-exit]
+ *
+ * s3rver encrypts ListObjectsV2 continuation tokens with DES, which OpenSSL 3 only offers through the
+ * legacy provider; without the flag every truncated listing is a 500. Keeping the flag in this child
+ * spares the rest of the application from running with it.
+ *
+ * Settings come from argv, else from LEDGER_S3_PORT, LEDGER_S3_DIRECTORY and LEDGER_S3_BUCKETS (comma
+ * separated). One line `READY <port>` goes to stdout once the server listens; errors go to stderr.
+ */
+import { createHash, createCipheriv, randomUUID } from 'node:crypto';
+import { createWriteStream, rmSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import type { Server, IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { finished, pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+
+/** Settings of one local S3 server. */
+export interface S3ServerSettings {
+  port: number;
+  directory: string;
+  buckets: string[];
+  /** Exit when stdin closes: the parent died without being able to signal us. */
+  exitWithStdin: boolean;
+  /** Delete the directory on exit: it was a temporary one and the parent may not live to do it. */
+  removeDirectoryOnExit: boolean;
+}
+
+// s3rver ships no types; these are the parts of its surface this file touches.
+interface S3rverObject {
+  bucket: string;
+  key: string;
+  content: Readable | Buffer | null;
+  metadata: Record<string, string>;
+}
+interface S3rverStore {
+  getResourcePath(bucket: string, key: string, resource: string): string;
+  putMetadata(bucket: string, key: string, metadata: Record<string, string>, md5?: string): Promise<void>;
+  existsObject(bucket: string, key: string): Promise<boolean>;
+  getMetadata(bucket: string, key: string): Promise<Record<string, string | number>>;
+  putObject(object: S3rverObject): Promise<{ size: number; md5: string }>;
+}
+interface KoaContext {
+  method: string;
+  path: string;
+  query: Record<string, string | string[] | undefined>;
+  headers: Record<string, string | string[] | undefined>;
+  req: IncomingMessage;
+  status: number;
+}
+type KoaMiddleware = (ctx: KoaContext, next: () => Promise<void>) => Promise<void>;
+interface S3rverInstance {
+  middleware: KoaMiddleware[];
+  store: S3rverStore;
+  httpServer?: Server;
+  run(): Promise<AddressInfo>;
+  close(): Promise<void>;
+  on(event: 'error', listener: (err: Error & { status?: number }) => void): void;
+}
+interface S3rverOptions {
+  address: string;
+  port: number;
+  directory: string;
+  silent: boolean;
+  vhostBuckets: boolean;
+  allowMismatchedSignatures: boolean;
+  configureBuckets: { name: string }[];
+}
+type S3ErrorConstructor = new (code: string, message?: string, detail?: Record<string, string | number>) => Error;
+
+const require = createRequire(import.meta.url);
+const S3rver = require('s3rver') as new (options: S3rverOptions) => S3rverInstance;
+// s3rver's own error type, so that its context.onerror renders our refusals as S3 XML error bodies.
+const S3Error = require('s3rver/lib/models/error.js') as S3ErrorConstructor;
+
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/** The message every refused aws-chunked upload carries; tests and callers may match on it. */
+export const AWS_CHUNKED_REFUSAL =
+  "aws-chunked uploads are not supported by the local S3 server (it would store the chunk framing inside the object): create the S3 client with requestChecksumCalculation: 'WHEN_REQUIRED' and responseChecksumValidation: 'WHEN_REQUIRED' (see s3ClientConfig in local/services.ts).";
+
+/**
+ * Reads the server settings from argv, falling back to environment variables.
+ * @param argv - the arguments after the script name
+ * @param env - the environment to fall back on
+ * @returns the settings, or throws an Error saying which one is wrong
+ */
+export function parseS3ServerSettings(argv: readonly string[], env: NodeJS.ProcessEnv): S3ServerSettings {
+  let port: string | undefined = env['LEDGER_S3_PORT'];
+  let directory: string | undefined = env['LEDGER_S3_DIRECTORY'];
+  const buckets: string[] = [];
+  let exitWithStdin = false;
+  let removeDirectoryOnExit = false;
+  const envBuckets = env['LEDGER_S3_BUCKETS'];
+  let argvBuckets = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new Error(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '--port':
+        port = value();
+        break;
+      case '--directory':
+        directory = value();
+        break;
+      case '--bucket':
+      case '--buckets':
+        argvBuckets = true;
+        buckets.push(...splitList(value()));
+        break;
+      case '--exit-with-stdin':
+        exitWithStdin = true;
+        break;
+      case '--remove-directory-on-exit':
+        removeDirectoryOnExit = true;
+        break;
+      default:
+        throw new Error(`unknown argument ${arg}`);
+    }
+  }
+  if (!argvBuckets && envBuckets) buckets.push(...splitList(envBuckets));
+  const portNumber = port === undefined || port === '' ? 0 : Number(port);
+  if (!Number.isInteger(portNumber) || portNumber < 0 || portNumber > 65535) throw new Error(`invalid port ${port}`);
+  if (!directory) throw new Error('--directory (or LEDGER_S3_DIRECTORY) is required');
+  for (const bucket of buckets) {
+    // Bucket names become directory names: refuse anything S3 itself would refuse.
+    if (!BUCKET_NAME.test(bucket) || bucket.includes('..')) throw new Error(`invalid bucket name "${bucket}"`);
+  }
+  return { port: portNumber, directory: resolve(directory), buckets: [...new Set(buckets)], exitWithStdin, removeDirectoryOnExit };
+}
+
+function splitList(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+function header(ctx: KoaContext, name: string): string | undefined {
+  const v = ctx.headers[name];
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+/** Bucket and key of a path-style object URL, decoded the way s3rver's router decodes them. */
+function objectAddress(path: string): { bucket: string; key: string } | undefined {
+  const slash = path.indexOf('/', 1);
+  if (!path.startsWith('/') || slash === -1 || slash === path.length - 1) return undefined;
+  try {
+    return { bucket: decodeURIComponent(path.slice(1, slash)), key: decodeURIComponent(path.slice(slash + 1)) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A per-key mutex: callers for the same key run one after another, in arrival order.
+ */
+function createKeyLocks(): <T>(key: string, fn: () => Promise<T>) => Promise<T> {
+  const tails = new Map<string, Promise<void>>();
+  return async (key, fn) => {
+    const previous = tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const tail = previous.then(() => mine);
+    tails.set(key, tail);
+    await previous;
+    try {
+      return await fn();
+    } finally {
+      release();
+      // Only the last waiter may drop the entry, or a later arrival would skip the queue.
+      if (tails.get(key) === tail) tails.delete(key);
+    }
+  };
+}
+
+/**
+ * Consumes the rest of a request body so an early error reaches clients that are still sending,
+ * instead of them seeing EPIPE/ECONNRESET.
+ */
+async function drain(req: IncomingMessage): Promise<void> {
+  if (req.readableEnded || req.destroyed) return;
+  req.resume();
+  await finished(req).catch(() => undefined);
+}
+
+const has = (query: KoaContext['query'], name: string): boolean => Object.prototype.hasOwnProperty.call(query, name);
+
+/** What an object-level request does to the object's bytes, from S3's point of view. */
+function classify(ctx: KoaContext): 'write' | 'delete' | 'other' {
+  const q = ctx.query;
+  switch (ctx.method) {
+    case 'PUT':
+      // PutObject and CopyObject; parts, tagging and ACLs leave the object's bytes alone.
+      return ['uploadId', 'partNumber', 'tagging', 'acl', 'retention', 'legal-hold'].some((p) => has(q, p)) ? 'other' : 'write';
+    case 'POST':
+      // CompleteMultipartUpload is the moment a multipart object appears.
+      return has(q, 'uploadId') ? 'write' : 'other';
+    case 'DELETE':
+      return has(q, 'uploadId') || has(q, 'tagging') ? 'other' : 'delete';
+    default:
+      return 'other';
+  }
+}
+
+/**
+ * The middleware that goes in front of s3rver's own: refuses aws-chunked bodies, makes object writes
+ * to one key linearizable, and implements `If-None-Match: *` (create only) like S3 does.
+ */
+export function createS3Guard(store: S3rverStore): KoaMiddleware {
+  const withKeyLock = createKeyLocks();
+  return async function s3Guard(ctx, next) {
+    if (ctx.method === 'PUT' || ctx.method === 'POST') {
+      const encoding = (header(ctx, 'content-encoding') ?? '').toLowerCase();
+      const sha = header(ctx, 'x-amz-content-sha256') ?? '';
+      if (encoding.split(',').some((e) => e.trim() === 'aws-chunked') || sha.startsWith('STREAMING-') || header(ctx, 'x-amz-decoded-content-length') !== undefined) {
+        await drain(ctx.req);
+        throw new S3Error('InvalidRequest', AWS_CHUNKED_REFUSAL);
+      }
+    }
+
+    const address = objectAddress(ctx.path);
+    if ((ctx.method === 'GET' || ctx.method === 'HEAD') && address) {
+      await rewriteSuffixRange(ctx, store, address);
+      return next();
+    }
+    const kind = address ? classify(ctx) : 'other';
+    if (!address || kind === 'other') return next();
+
+    const ifNoneMatch = header(ctx, 'if-none-match');
+    const ifMatch = header(ctx, 'if-match');
+    if (kind === 'write' && ifMatch !== undefined) {
+      // s3rver would ignore it and overwrite: better a loud refusal than a silent lost update.
+      await drain(ctx.req);
+      throw new S3Error('NotImplemented', 'If-Match on writes is not implemented by the local S3 server; only If-None-Match: * is.', { Header: 'If-Match' });
+    }
+    if (kind === 'write' && ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') {
+      await drain(ctx.req);
+      throw new S3Error('NotImplemented', 'A header you provided implies functionality that is not implemented', { Header: 'If-None-Match' });
+    }
+
+    // Every write and delete of a key takes its lock, so an unconditional PUT cannot slip between a
+    // conditional PUT's existence check and its write.
+    await withKeyLock(`${address.bucket}/${address.key}`, async () => {
+      if (kind === 'write' && ifNoneMatch !== undefined && (await store.existsObject(address.bucket, address.key))) {
+        await drain(ctx.req);
+        throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-None-Match' });
+      }
+      await next();
+    });
+  };
+}
+
+/**
+ * s3rver reads `Range: bytes=-N` as "the first N+1 bytes"; S3 (RFC 7233) means "the last N bytes".
+ * Parquet readers ask for the footer exactly that way, so translate it into an explicit range.
+ */
+async function rewriteSuffixRange(ctx: KoaContext, store: S3rverStore, address: { bucket: string; key: string }): Promise<void> {
+  const match = /^bytes=-(\d+)$/.exec((header(ctx, 'range') ?? '').trim());
+  if (!match) return;
+  const metadata = await store.getMetadata(address.bucket, address.key).catch(() => undefined);
+  if (!metadata) return; // s3rver answers NoSuchKey itself
+  const size = Number(metadata['content-length']);
+  const suffix = Number(match[1]);
+  if (suffix === 0 || size === 0) {
+    ctx.headers['range'] = `bytes=${size}-`; // unsatisfiable, as in S3
+    return;
+  }
+  ctx.headers['range'] = `bytes=${Math.max(0, size - suffix)}-${size - 1}`;
+}
+
+/**
+ * Replaces s3rver's FilesystemStore.putObject, which resolves before the bytes reach the disk, ignores
+ * write errors (an unhandled 'error' crashes the server) and truncates the live file in place (a reader
+ * can see half an object). This one writes a temporary file, waits for it to be closed, then renames it
+ * over the object: the per-key lock really covers the whole write and readers see old or new, never half.
+ */
+export function makeAtomicPutObject(store: S3rverStore): S3rverStore['putObject'] {
+  return async (object) => {
+    const objectPath = store.getResourcePath(object.bucket, object.key, 'object');
+    await mkdir(dirname(objectPath), { recursive: true });
+    // The suffix keeps listings blind to it: s3rver only lists files ending in "._S3rver_object".
+    const temporary = `${objectPath}.${randomUUID()}.partial`;
+    const md5 = createHash('md5');
+    let size = 0;
+    try {
+      if (Buffer.isBuffer(object.content)) {
+        md5.update(object.content);
+        size = object.content.length;
+        await writeFile(temporary, object.content);
+      } else if (object.content) {
+        const measure = new Transform({
+          transform(chunk: Buffer, _encoding, callback) {
+            md5.update(chunk);
+            size += chunk.length;
+            callback(null, chunk);
+          },
+        });
+        await pipeline(object.content, measure, createWriteStream(temporary));
+      } else {
+        await writeFile(temporary, Buffer.alloc(0));
+      }
+      const digest = md5.digest('hex');
+      // Metadata first: a new key stays invisible (no object file) until its bytes are complete.
+      await store.putMetadata(object.bucket, object.key, object.metadata, digest);
+      await rename(temporary, objectPath);
+      return { size, md5: digest };
+    } catch (err) {
+      await rm(temporary, { force: true });
+      throw err;
+    }
+  };
+}
+
+/**
+ * Starts the local S3 server and resolves once it listens.
+ * @param settings - port (0 = any free one), data directory and buckets to create
+ * @returns the running s3rver instance and the port it listens on
+ */
+export async function startS3Server(settings: S3ServerSettings): Promise<{ server: S3rverInstance; port: number }> {
+  // Fail at start, with the fix, rather than with a 500 on the first truncated listing.
+  try {
+    createCipheriv('des', Buffer.alloc(8), Buffer.alloc(8));
+  } catch {
+    throw new Error('s3rver needs the legacy OpenSSL provider: run this script with `node --openssl-legacy-provider`.');
+  }
+  await mkdir(settings.directory, { recursive: true });
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: settings.port,
+    directory: settings.directory,
+    silent: true,
+    // Path-style only: a hostname like "myhost.local" must not be taken for a bucket.
+    vhostBuckets: false,
+    allowMismatchedSignatures: false,
+    configureBuckets: settings.buckets.map((name) => ({ name })),
+  });
+  server.store.putObject = makeAtomicPutObject(server.store);
+  // Koa composes `middleware` when the server starts listening, so this lands in front of s3rver's own.
+  server.middleware.unshift(createS3Guard(server.store));
+  // s3rver sets Koa's `silent`, which would hide 500s too; the parent keeps our stderr for diagnostics.
+  server.on('error', (err) => {
+    if ((err.status ?? 500) >= 500) process.stderr.write(`s3-server: ${err.stack ?? String(err)}\n`);
+  });
+  const address = await server.run();
+  return { server, port: address.port };
+}
+
+async function main(): Promise<void> {
+  let settings: S3ServerSettings;
+  try {
+    settings = parseS3ServerSettings(process.argv.slice(2), process.env);
+  } catch (err) {
+    process.stderr.write(`s3-server: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  const { server, port } = await startS3Server(settings);
+
+  let stopping = false;
+  const exit = (): never => {
+    if (settings.removeDirectoryOnExit) rmSync(settings.directory, { recursive: true, force: true });
+    process.exit(0);
+  };
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    // Idle keep-alive sockets would hold close() open; give in-flight requests a moment, then go.
+    const force = setTimeout(exit, 2000);
+    force.unref();
+    server.httpServer?.closeIdleConnections();
+    server.close().then(exit, exit);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  if (settings.exitWithStdin) {
+    process.stdin.on('end', stop);
+    process.stdin.on('close', stop);
+    process.stdin.resume();
+  }
+  process.stdout.write(`READY ${port}\n`);
+}
+
+// Only when run as a script: tests import the pieces above.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`s3-server: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  });
+}

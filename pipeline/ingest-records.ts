@@ -1,0 +1,158 @@
+import type { SubmitResult, SubmitResultItem } from '../schemas/api.ts';
+import { listReferences, type LedgerRecord, type RecordKind } from '../schemas/records.ts';
+import { validateRecord, type FieldError } from '../schemas/validate-record.ts';
+import { canonicalJson, changedFields, sha256Hex } from './canonical.ts';
+import type { Clock, Principal, RecordHead, RecordStore, StoredContent } from './ports.ts';
+
+export interface IngestDeps {
+  records: RecordStore;
+  clock: Clock;
+}
+
+/** How many records are written at once; DynamoDB transactions are per record. */
+const WRITE_CONCURRENCY = 16;
+/** Attempts when another writer changed the same record between our read and our write. */
+const MAX_ATTEMPTS = 8;
+
+type Candidate = { index: number; record: LedgerRecord; content: StoredContent; hash: string };
+
+const rejected = (index: number, errors: FieldError[], id?: string, kind?: RecordKind): SubmitResultItem => ({ index, id, kind, status: 'rejected', errors });
+
+/**
+ * Ingests a batch of raw records (POST /records). Each record is judged on its own: validated, checked
+ * for references against the store and the same batch, then written as a new revision in its own
+ * transaction. Identical resubmission is `unchanged` and writes nothing, so any number of retries,
+ * concurrent or not, leaves the same revisions as one submission.
+ *
+ * Duplicate ids inside one batch: copies with identical content are one submission (the later copies
+ * answer `unchanged`); copies that differ are all rejected with `duplicate_id`, since no order between
+ * them is meaningful.
+ */
+export async function ingestRecords(raw: ReadonlyArray<unknown>, principal: Principal, deps: IngestDeps): Promise<SubmitResult> {
+  const results: Array<SubmitResultItem | undefined> = new Array(raw.length);
+  const candidates: Candidate[] = [];
+  for (const [index, input] of raw.entries()) {
+    const v = validateRecord(input);
+    if (!v.ok) {
+      results[index] = rejected(index, v.errors, v.id, v.kind);
+      continue;
+    }
+    const { expected_revision: _ignored, ...content } = v.record;
+    candidates.push({ index, record: v.record, content: content as StoredContent, hash: sha256Hex(canonicalJson(content)) });
+  }
+
+  // Duplicate ids inside the batch (rejected records with an id count too: their content differs).
+  const byId = new Map<string, Candidate[]>();
+  for (const c of candidates) byId.set(c.record.id, [...(byId.get(c.record.id) ?? []), c]);
+  const rejectedIds = new Set(results.filter((r) => r?.id !== undefined).map((r) => r!.id!));
+  const primaries: Candidate[] = [];
+  const followers: Array<{ follower: Candidate; primary: Candidate }> = [];
+  for (const [id, group] of byId) {
+    const differs = rejectedIds.has(id) || group.some((c) => c.hash !== group[0]!.hash || c.record.expected_revision !== group[0]!.record.expected_revision);
+    if (differs) {
+      for (const c of group) {
+        results[c.index] = rejected(c.index, [{ path: '/id', code: 'duplicate_id', message: `the id "${id}" appears more than once in this request with different content; send one version` }], id, c.record.kind);
+      }
+      for (const r of results) if (r?.id === id && r.status === 'rejected' && !r.errors?.some((e) => e.code === 'duplicate_id')) r.errors = [...(r.errors ?? []), { path: '/id', code: 'duplicate_id', message: `the id "${id}" appears more than once in this request with different content; send one version` }];
+      continue;
+    }
+    primaries.push(group[0]!);
+    for (const f of group.slice(1)) followers.push({ follower: f, primary: group[0]! });
+  }
+
+  // References: to a record of the right kind, stored already or valid in this same request. A record
+  // rejected for its references can make others dangle, so repeat until nothing changes.
+  const external = new Set<string>();
+  for (const c of primaries) for (const ref of listReferences(c.record)) if (!byId.has(ref.id)) external.add(ref.id);
+  const stored = await deps.records.getHeads([...external]);
+  let live = new Map(primaries.map((c) => [c.record.id, c]));
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const c of [...live.values()]) {
+      const errors: FieldError[] = [];
+      for (const ref of listReferences(c.record)) {
+        const inBatch = live.get(ref.id);
+        const head = stored.get(ref.id);
+        const ok = inBatch ? inBatch.record.kind === ref.target : head !== undefined && head.kind === ref.target && !head.retracted;
+        if (!ok) {
+          const why = inBatch || head ? (head?.retracted ? 'is retracted' : `is not a ${ref.target}`) : 'is neither stored nor valid in this request';
+          errors.push({ path: ref.pointer, code: 'unknown_reference', message: `"${ref.id}" ${why}` });
+        }
+      }
+      if (errors.length > 0) {
+        results[c.index] = rejected(c.index, errors, c.record.id, c.record.kind);
+        live.delete(c.record.id);
+        changed = true;
+      }
+    }
+  }
+
+  const queue = [...live.values()];
+  const worker = async () => {
+    for (let c = queue.shift(); c; c = queue.shift()) results[c.index] = await writeOne(c, principal, deps);
+  };
+  await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, queue.length) }, worker));
+
+  for (const { follower, primary } of followers) {
+    const p = results[primary.index]!;
+    results[follower.index] = p.status === 'rejected' ? { ...p, index: follower.index } : { ...p, index: follower.index, status: 'unchanged' };
+  }
+  const final = results.map((r, i) => r ?? rejected(i, [{ path: '', code: 'internal', message: 'not processed' }]));
+  const accepted = final.filter((r) => r.status !== 'rejected').length;
+  return { accepted, rejected: final.length - accepted, results: final };
+}
+
+async function writeOne(c: Candidate, principal: Principal, deps: IngestDeps): Promise<SubmitResultItem> {
+  const { id, kind } = c.record;
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const head = await deps.records.getHead(id);
+    if (head && head.kind !== kind) {
+      return rejected(c.index, [{ path: '/id', code: 'id_taken', message: `the id "${id}" belongs to a ${head.kind} record; ids are unique across kinds` }], id, kind);
+    }
+    if (head?.retracted) {
+      return rejected(c.index, [{ path: '/id', code: 'record_retracted', message: `"${id}" was retracted and cannot be changed; ids are never reused` }], id, kind);
+    }
+    if (head && head.content_sha256 === c.hash) {
+      return { index: c.index, id, kind, status: 'unchanged', revision: head.revision, review_status: head.review_status };
+    }
+    const expected = c.record.expected_revision;
+    const current = head?.revision ?? 0;
+    if (expected !== undefined && expected !== current) {
+      return rejected(c.index, [{ path: '/expected_revision', code: 'revision_conflict', message: `the stored revision is ${current}, not ${expected}: read the record again and resubmit` }], id, kind);
+    }
+    const now = deps.clock.now().toISOString();
+    const revision = current + 1;
+    const approved = principal.role === 'editor';
+    const next: RecordHead = {
+      version: (head?.version ?? 0) + 1,
+      id,
+      kind,
+      revision,
+      review_status: approved ? 'approved' : 'pending',
+      content: c.content,
+      content_sha256: c.hash,
+      submitted_by: principal.keyId,
+      created_at: head?.created_at ?? now,
+      updated_at: now,
+      submitters: [...new Set([...(head?.submitters ?? []), principal.keyId])],
+      // A contributor's new revision waits for review; the published view keeps the last approved one.
+      approved_revision: approved ? revision : head?.approved_revision,
+      approved: approved ? c.content : head?.approved,
+      approved_at: approved ? now : head?.approved_at,
+      retracted: false,
+    };
+    const written = await deps.records.writeRevision(next, {
+      id,
+      kind,
+      revision,
+      content: c.content,
+      content_sha256: c.hash,
+      submitted_by: principal.keyId,
+      submitted_at: now,
+      review_status: next.review_status,
+      changed_fields: changedFields(head?.content, c.content),
+    });
+    if (written) return { index: c.index, id, kind, status: head ? 'updated' : 'created', revision, review_status: next.review_status };
+  }
+  throw new Error(`record ${id}: gave up after ${MAX_ATTEMPTS} concurrent write conflicts`);
+}

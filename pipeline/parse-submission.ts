@@ -1,0 +1,69 @@
+import { LedgerError, badRequest } from './errors.ts';
+
+export const MAX_BODY_BYTES = 5 * 1024 * 1024;
+export const MAX_RECORDS = 1000;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+function mediaType(contentType: string | undefined): string {
+  return (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+function parseJson(text: string): { ok: true; value: unknown } | { ok: false; message: string } {
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (err) {
+    // A RangeError is V8 running out of stack on absurd nesting: still the client's malformed input.
+    return { ok: false, message: err instanceof Error ? err.message : 'not valid JSON' };
+  }
+}
+
+/**
+ * Turns a POST /records body into the list of raw records: `{ "records": [...] }` as JSON, or one record
+ * per line as NDJSON. Refuses the whole request (nothing is stored) on a wrong content type, a body over
+ * 5 MiB, bytes that are not UTF-8, malformed JSON (naming the NDJSON line), no records or more than 1000.
+ */
+export function parseSubmission(body: Uint8Array, contentType: string | undefined): unknown[] {
+  const type = mediaType(contentType);
+  if (type !== 'application/json' && type !== 'application/x-ndjson') {
+    throw new LedgerError(415, 'unsupported_media_type', 'send Content-Type: application/json ({"records": [...]}) or application/x-ndjson (one record per line)');
+  }
+  if (body.byteLength > MAX_BODY_BYTES) {
+    throw new LedgerError(413, 'payload_too_large', `the body is ${body.byteLength} bytes; at most ${MAX_BODY_BYTES} (5 MiB) per request: split it into smaller batches`);
+  }
+  let text: string;
+  try {
+    text = utf8.decode(body);
+  } catch {
+    throw badRequest('invalid_utf8', 'the body is not valid UTF-8');
+  }
+  let records: unknown[];
+  if (type === 'application/json') {
+    const parsed = parseJson(text);
+    if (!parsed.ok) throw badRequest('invalid_json', `the body is not valid JSON: ${parsed.message}`, [{ path: '', code: 'invalid_json', message: parsed.message }]);
+    const v = parsed.value;
+    if (v === null || typeof v !== 'object' || Array.isArray(v) || !Array.isArray((v as { records?: unknown }).records)) {
+      throw badRequest('invalid_body', 'the body must be a JSON object {"records": [...]}', [{ path: '/records', code: 'required', message: 'an array of records is required' }]);
+    }
+    const extra = Object.keys(v).filter((k) => k !== 'records');
+    if (extra.length > 0) throw badRequest('invalid_body', 'the body may only contain "records"', extra.map((k) => ({ path: `/${k}`, code: 'unknown_field', message: `unknown field "${k}"` })));
+    records = (v as { records: unknown[] }).records;
+  } else {
+    records = [];
+    const errors: Array<{ line: number; path: string; code: string; message: string }> = [];
+    const lines = text.split('\n');
+    lines.forEach((raw, i) => {
+      const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+      if (line.trim() === '') return;
+      const parsed = parseJson(line);
+      if (parsed.ok) records.push(parsed.value);
+      else errors.push({ line: i + 1, path: '', code: 'invalid_json', message: parsed.message });
+    });
+    if (errors.length > 0) throw badRequest('invalid_json', `${errors.length} line(s) are not valid JSON; nothing was stored`, errors);
+  }
+  if (records.length === 0) throw badRequest('empty_batch', 'the request holds no records');
+  if (records.length > MAX_RECORDS) {
+    throw new LedgerError(413, 'too_many_records', `the request holds ${records.length} records; at most ${MAX_RECORDS} per request: split it into smaller batches`);
+  }
+  return records;
+}

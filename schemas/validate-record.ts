@@ -1,0 +1,150 @@
+import { z } from 'zod';
+import { CONTROL_FREE } from './primitives.ts';
+import { RECORD_KINDS, RECORD_SCHEMAS, SERVER_FIELDS, type LedgerRecord, type RecordKind } from './records.ts';
+
+/** One problem with one record: a JSON Pointer into the record, a stable code, a sentence. */
+export interface FieldError {
+  path: string;
+  code: string;
+  message: string;
+}
+
+export type Validation =
+  | { ok: true; record: LedgerRecord }
+  | { ok: false; kind?: RecordKind; id?: string; errors: FieldError[] };
+
+/** Deeper than any record the contract allows (Location inside an event is depth 3). */
+export const MAX_DEPTH = 16;
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const SERVER_FIELD_SET = new Set<string>(SERVER_FIELDS);
+
+/** RFC 6901 JSON Pointer of a path. */
+export function toPointer(path: ReadonlyArray<PropertyKey>): string {
+  return path.map((p) => '/' + String(p).replaceAll('~', '~0').replaceAll('/', '~1')).join('');
+}
+
+function textProblem(s: string): string | undefined {
+  if (LONE_SURROGATE.test(s)) return 'text must be valid Unicode (an unpaired surrogate was found)';
+  if (!CONTROL_FREE.test(s)) return 'text may not contain control characters other than tab, LF and CR';
+  return undefined;
+}
+
+/**
+ * The pre-pass every record goes through before zod: refuses prototype-polluting keys, overly deep
+ * nesting and bad text anywhere (also in fields zod would reject as unknown), and NFC-normalises every
+ * string. Returns a fresh value; the input is not modified.
+ */
+export function sanitize(input: unknown): { value: unknown; errors: FieldError[] } {
+  const errors: FieldError[] = [];
+  const walk = (v: unknown, path: string[]): unknown => {
+    if (typeof v === 'string') {
+      const problem = textProblem(v);
+      if (problem) {
+        errors.push({ path: toPointer(path), code: 'invalid_text', message: problem });
+        return v;
+      }
+      return v.normalize('NFC');
+    }
+    if (v === null || typeof v !== 'object') return v;
+    if (path.length >= MAX_DEPTH) {
+      errors.push({ path: toPointer(path), code: 'too_deep', message: `nesting deeper than ${MAX_DEPTH} levels is not allowed` });
+      return undefined;
+    }
+    if (Array.isArray(v)) return v.map((item, i) => walk(item, [...path, String(i)]));
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(v)) {
+      const here = [...path, key];
+      if (FORBIDDEN_KEYS.has(key)) {
+        errors.push({ path: toPointer(here), code: 'forbidden_key', message: `the key "${key}" is not allowed` });
+        continue;
+      }
+      const keyProblem = textProblem(key);
+      if (keyProblem) {
+        errors.push({ path: toPointer(here), code: 'invalid_text', message: `field name: ${keyProblem}` });
+        continue;
+      }
+      Object.defineProperty(out, key.normalize('NFC'), { value: walk(item, here), enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  };
+  const value = walk(input, []);
+  return { value, errors };
+}
+
+function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
+  let v = root;
+  for (const p of path) {
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, p)) return undefined;
+    v = (v as Record<PropertyKey, unknown>)[p];
+  }
+  return v;
+}
+
+/** Maps zod issues to the contract's errors: JSON Pointer paths and stable codes. */
+export function toFieldErrors(issues: ReadonlyArray<z.core.$ZodIssue>, input: unknown): FieldError[] {
+  const out: FieldError[] = [];
+  for (const issue of issues) {
+    const path = issue.path;
+    switch (issue.code) {
+      case 'unrecognized_keys':
+        for (const key of issue.keys) {
+          const server = SERVER_FIELD_SET.has(key) && path.length === 0;
+          out.push({
+            path: toPointer([...path, key]),
+            code: server ? 'server_field' : 'unknown_field',
+            message: server ? `"${key}" is set by the server and may not be submitted` : `unknown field "${key}"`,
+          });
+        }
+        break;
+      case 'invalid_type':
+        if (valueAt(input, path) === undefined) out.push({ path: toPointer(path), code: 'required', message: 'this field is required' });
+        else out.push({ path: toPointer(path), code: 'invalid_type', message: `expected ${issue.expected}` });
+        break;
+      case 'invalid_value':
+        out.push({ path: toPointer(path), code: 'invalid_value', message: `must be one of: ${issue.values.map(String).join(', ')}` });
+        break;
+      case 'too_small':
+      case 'too_big': {
+        const what = issue.origin === 'string' ? 'length' : issue.origin === 'array' ? 'number of items' : 'value';
+        out.push({ path: toPointer(path), code: issue.code, message: `${what} must be ${issue.code === 'too_small' ? 'at least' : 'at most'} ${String(issue.code === 'too_small' ? issue.minimum : issue.maximum)}` });
+        break;
+      }
+      case 'invalid_format':
+        out.push({ path: toPointer(path), code: issue.format === 'regex' && issue.message.includes('control') ? 'invalid_text' : 'invalid_format', message: issue.message });
+        break;
+      case 'custom': {
+        const code = (issue.params as { code?: string } | undefined)?.code ?? 'invalid';
+        out.push({ path: toPointer(path), code, message: issue.message });
+        break;
+      }
+      default:
+        out.push({ path: toPointer(path), code: issue.code, message: issue.message });
+    }
+  }
+  return out;
+}
+
+/**
+ * Validates one submitted record against DATA.md. On success the record is normalised: strings NFC,
+ * defaults filled in. `expected_revision` is kept (the ingest use case strips it before storing).
+ */
+export function validateRecord(input: unknown): Validation {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    return { ok: false, errors: [{ path: '', code: 'invalid_type', message: 'a record must be a JSON object' }] };
+  }
+  const { value, errors: pre } = sanitize(input);
+  const obj = value as Record<string, unknown>;
+  const id = typeof obj.id === 'string' ? obj.id : undefined;
+  const kind = obj.kind;
+  if (kind === undefined) return { ok: false, id, errors: [...pre, { path: '/kind', code: 'required', message: `kind is required: one of ${RECORD_KINDS.join(', ')}` }] };
+  if (typeof kind !== 'string' || !(RECORD_KINDS as readonly string[]).includes(kind)) {
+    return { ok: false, id, errors: [...pre, { path: '/kind', code: 'unknown_kind', message: `kind must be one of ${RECORD_KINDS.join(', ')}` }] };
+  }
+  const k = kind as RecordKind;
+  const parsed = RECORD_SCHEMAS[k].safeParse(value);
+  const seen = new Set(pre.map((e) => e.path));
+  const errors = [...pre, ...(parsed.success ? [] : toFieldErrors(parsed.error.issues, value).filter((e) => !seen.has(e.path)))];
+  if (errors.length > 0 || !parsed.success) return { ok: false, kind: k, id, errors };
+  return { ok: true, record: parsed.data as LedgerRecord };
+}
