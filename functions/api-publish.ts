@@ -7,7 +7,7 @@ import { httpHandler, json, principalOf, type ApiHandler } from './http.ts';
 export function create(ctx: AppContext): ApiHandler {
   return httpHandler('publish', async (event) => {
     requireEditor(principalOf(event));
-    return json(200, await publishRelease(ctx, { trigger: 'api' }));
+    return json(200, await publishRelease(ctx, { maxDropShare: ctx.publishing.maxDropShare }));
   });
 }
 

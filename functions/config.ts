@@ -6,6 +6,7 @@ const Env = z.object({
   LEDGER_BUCKET_NAME: z.string().min(1, 'LEDGER_BUCKET_NAME must name the public bucket'),
   LEDGER_PUBLIC_BASE_URL: z.url({ message: 'LEDGER_PUBLIC_BASE_URL must be the public URL of the bucket root' }),
   LEDGER_DATASET_NAME: z.string().regex(/^[a-z0-9._-]+$/).default('rights-ledger'),
+  LEDGER_MAX_DROP_SHARE: z.coerce.number().min(0).max(1).default(0.01),
   LEDGER_DYNAMODB_ENDPOINT: z.url().optional(),
   LEDGER_S3_ENDPOINT: z.url().optional(),
   AWS_REGION: z.string().optional(),
@@ -13,7 +14,9 @@ const Env = z.object({
 
 /** What every handler needs: the adapters and the facts `GET /` tells. */
 export interface AppContext extends Adapters {
-  info: { name: string; version: string; publicBaseUrl: string; datasetName: string };
+  info: { name: string; version: string; publicBaseUrl: string; datasetName: string; bucketName: string };
+  /** Publishing settings (LEDGER_MAX_DROP_SHARE). */
+  publishing: { maxDropShare: number };
 }
 
 export const SOFTWARE_NAME = 'rights-ledger';
@@ -37,7 +40,7 @@ export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): AppContext
     dynamodb: e.LEDGER_DYNAMODB_ENDPOINT ? { endpoint: e.LEDGER_DYNAMODB_ENDPOINT } : {},
     s3: e.LEDGER_S3_ENDPOINT ? { endpoint: e.LEDGER_S3_ENDPOINT, forcePathStyle: true } : {},
   });
-  return { ...adapters, info: { name: SOFTWARE_NAME, version: SOFTWARE_VERSION, publicBaseUrl: e.LEDGER_PUBLIC_BASE_URL.replace(/\/$/, ''), datasetName: e.LEDGER_DATASET_NAME } };
+  return { ...adapters, info: { name: SOFTWARE_NAME, version: SOFTWARE_VERSION, publicBaseUrl: e.LEDGER_PUBLIC_BASE_URL.replace(/\/$/, ''), datasetName: e.LEDGER_DATASET_NAME, bucketName: e.LEDGER_BUCKET_NAME }, publishing: { maxDropShare: e.LEDGER_MAX_DROP_SHARE } };
 }
 
 let cached: AppContext | undefined;

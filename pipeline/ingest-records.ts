@@ -138,7 +138,7 @@ async function writeOne(c: Candidate, principal: Principal, deps: IngestDeps): P
       // A contributor's new revision waits for review; the published view keeps the last approved one.
       approved_revision: approved ? revision : head?.approved_revision,
       approved: approved ? c.content : head?.approved,
-      approved_at: approved ? now : head?.approved_at,
+      approved_updated_at: approved ? now : head?.approved_updated_at,
       retracted: false,
     };
     const written = await deps.records.writeRevision(next, {

@@ -28,7 +28,8 @@ export interface RecordHead {
   submitters: string[];
   approved_revision?: number;
   approved?: StoredContent;
-  approved_at?: string;
+  /** `updated_at` of the approved revision: what the published record carries. */
+  approved_updated_at?: string;
   retracted: boolean;
   retraction?: { reason: string; at: string; by: string };
 }
@@ -107,6 +108,7 @@ export interface ObjectStore {
   /** Writes an object; with `ifNoneMatch` it fails with {@link ObjectExistsError} when the key exists. */
   put(key: string, body: Uint8Array, opts: { contentType: string; ifNoneMatch?: boolean; cacheControl?: string; contentEncoding?: string }): Promise<void>;
   get(key: string): Promise<Uint8Array | undefined>;
+  delete(key: string): Promise<void>;
   list(prefix: string): AsyncIterable<string>;
   ping(): Promise<void>;
 }
@@ -119,3 +121,14 @@ export interface Clock {
   now(): Date;
 }
 export const systemClock: Clock = { now: () => new Date() };
+
+/** Writes columnar files from row files: Parquet by DuckDB in production. */
+export interface ParquetWriter {
+  /**
+   * Reads `rowsPath` (flat NDJSON whose keys are the table's column names) and writes Parquet parts of
+   * at most `partRows` rows each, sorted by `orderBy`, as `${outPrefix}-00000.parquet`, …; returns the
+   * written paths (at least one, even for no rows: every column is present in every file).
+   */
+  write(table: { name: string; columns: ReadonlyArray<{ name: string; type: string }> }, rowsPath: string, outPrefix: string, opts: { partRows: number; orderBy: string[] }): Promise<string[]>;
+  close(): Promise<void>;
+}

@@ -65,7 +65,7 @@ export async function reviewRecord(
         bad.map((b) => ({ path: b.pointer, code: 'unapproved_reference', message: `"${b.id}" is not an approved, unretracted ${b.target}` })),
       );
     }
-    next = { ...head, review_status: 'approved', approved_revision: head.revision, approved: head.content, approved_at: now };
+    next = { ...head, review_status: 'approved', approved_revision: head.revision, approved: head.content, approved_updated_at: head.updated_at };
   } else {
     next = { ...head, review_status: 'rejected' };
   }

@@ -1,7 +1,8 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import type { Clock, KeyStore, LeaseStore, ObjectStore, RecordStore } from '../pipeline/ports.ts';
+import type { Clock, KeyStore, LeaseStore, ObjectStore, ParquetWriter, RecordStore } from '../pipeline/ports.ts';
 import { systemClock } from '../pipeline/ports.ts';
+import { DuckDbParquetWriter } from './duckdb-parquet-writer.ts';
 import { DynamoDbKeyStore } from './dynamodb-key-store.ts';
 import { DynamoDbLeaseStore } from './dynamodb-lease-store.ts';
 import { DynamoDbRecordStore } from './dynamodb-record-store.ts';
@@ -23,6 +24,7 @@ export interface Adapters {
   leases: LeaseStore;
   objects: ObjectStore;
   clock: Clock;
+  openParquetWriter: () => Promise<ParquetWriter>;
   dynamodb: DynamoDBClient;
   s3: S3Client;
   settings: AdapterSettings;
@@ -40,6 +42,7 @@ export function createAdapters(settings: AdapterSettings): Adapters {
     leases: new DynamoDbLeaseStore(db, settings.tableName),
     objects: new S3ObjectStore(s3, settings.bucketName),
     clock: systemClock,
+    openParquetWriter: () => DuckDbParquetWriter.open(),
     dynamodb,
     s3,
     settings,

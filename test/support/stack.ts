@@ -32,7 +32,7 @@ export async function startTestStack(overrides: Partial<AppContext> = {}): Promi
   await ensureTable(adapters.dynamodb, tableName);
   await ensureBucket(adapters.s3, bucketName);
   const publicBaseUrl = `${s3Endpoint}/${bucketName}`;
-  const ctx: AppContext = { ...adapters, info: { name: SOFTWARE_NAME, version: SOFTWARE_VERSION, publicBaseUrl, datasetName: 'rights-ledger-test' }, ...overrides };
+  const ctx: AppContext = { ...adapters, info: { name: SOFTWARE_NAME, version: SOFTWARE_VERSION, publicBaseUrl, datasetName: 'rights-ledger-test', bucketName }, publishing: { maxDropShare: 0.01 }, ...overrides };
   const editorKey = `rl_test_${randomBytes(24).toString('base64url')}`;
   await registerBootstrapKey(editorKey, ctx);
   const server = await startApiServer(ctx, { port: 0 });
