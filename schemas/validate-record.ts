@@ -86,6 +86,11 @@ export function toFieldErrors(issues: ReadonlyArray<z.core.$ZodIssue>, input: un
   const out: FieldError[] = [];
   for (const issue of issues) {
     const path = issue.path;
+    // zod reports a missing enum or literal as a wrong value: for a client it is a missing field.
+    if ((issue.code === 'invalid_type' || issue.code === 'invalid_value') && valueAt(input, path) === undefined) {
+      out.push({ path: toPointer(path), code: 'required', message: 'this field is required' });
+      continue;
+    }
     switch (issue.code) {
       case 'unrecognized_keys':
         for (const key of issue.keys) {
@@ -98,8 +103,7 @@ export function toFieldErrors(issues: ReadonlyArray<z.core.$ZodIssue>, input: un
         }
         break;
       case 'invalid_type':
-        if (valueAt(input, path) === undefined) out.push({ path: toPointer(path), code: 'required', message: 'this field is required' });
-        else out.push({ path: toPointer(path), code: 'invalid_type', message: `expected ${issue.expected}` });
+        out.push({ path: toPointer(path), code: 'invalid_type', message: `expected ${issue.expected}` });
         break;
       case 'invalid_value':
         out.push({ path: toPointer(path), code: 'invalid_value', message: `must be one of: ${issue.values.map(String).join(', ')}` });

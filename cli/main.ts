@@ -1,0 +1,104 @@
+// The command line: `npx rights-ledger <command>` (RUN.md).
+import { parseArgs } from 'node:util';
+import { runStart } from '../local/start.ts';
+import { runDownloadCommand } from './download.ts';
+import { createKeyCommand } from './keys.ts';
+import { SubmitError, submitFiles } from './submit.ts';
+import { formatProblem, validateFiles } from './validate.ts';
+
+const USAGE = `usage: rights-ledger <command>
+
+  start                                         the whole pipeline on this machine (what npm start runs)
+  keys create --role contributor|editor [--name N] [--endpoint URL --key K]
+                                                print a new key once (local store, or through an endpoint)
+  validate FILE…                                check NDJSON/JSON records offline; exit 1 on any error
+  submit FILE… --endpoint URL --key K           upload in batches with progress and retries
+  publish --endpoint URL --key K                ask for a release now
+  download [--version V|latest] [--format parquet|json] --from BASE_URL --out DIR
+                                                fetch a release and verify every SHA-256 and the hash chain
+`;
+
+const err = (line: string) => process.stderr.write(`${line}\n`);
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+/** Parses `--name value` options (all strings here) and positionals. */
+function args(argv: string[], names: Record<string, unknown>): { values: Record<string, string | undefined>; positionals: string[] } {
+  const options = Object.fromEntries(Object.keys(names).map((n) => [n, { type: 'string' as const }]));
+  const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  return { values: values as Record<string, string | undefined>, positionals };
+}
+
+function need(values: Record<string, unknown>, ...names: string[]): void {
+  const missing = names.filter((n) => !values[n]);
+  if (missing.length > 0) throw new UsageError(`missing ${missing.map((m) => `--${m}`).join(', ')}`);
+}
+
+class UsageError extends Error {}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'start':
+        return await runStart();
+      case 'keys': {
+        const { values, positionals } = args(rest, { role: { type: 'string' }, name: { type: 'string' }, endpoint: { type: 'string' }, key: { type: 'string' } });
+        if (positionals[0] !== 'create') throw new UsageError('keys takes one subcommand: create');
+        need(values, 'role');
+        if (values.role !== 'contributor' && values.role !== 'editor') throw new UsageError('--role is contributor or editor');
+        if (Boolean(values.endpoint) !== Boolean(values.key)) throw new UsageError('--endpoint and --key go together');
+        const made = await createKeyCommand(values.role, values.name ?? `${values.role} key`, values.endpoint ? { endpoint: values.endpoint, key: values.key! } : undefined);
+        out(`key_id: ${made.key_id}`);
+        out(`key:    ${made.key}`);
+        err('The key is shown only now; only its SHA-256 is stored. Keep it secret.');
+        return 0;
+      }
+      case 'validate': {
+        const { positionals } = args(rest, {});
+        if (positionals.length === 0) throw new UsageError('validate needs at least one FILE');
+        const report = await validateFiles(positionals);
+        for (const p of report.problems) out(formatProblem(p));
+        out(`${report.records} records, ${report.invalid} invalid, ${report.problems.length} errors`);
+        return report.invalid > 0 ? 1 : 0;
+      }
+      case 'submit': {
+        const { values, positionals } = args(rest, { endpoint: { type: 'string' }, key: { type: 'string' }, 'batch-size': { type: 'string' } });
+        need(values, 'endpoint', 'key');
+        if (positionals.length === 0) throw new UsageError('submit needs at least one FILE');
+        const s = await submitFiles(positionals, { endpoint: values.endpoint!, key: values.key!, batchSize: values['batch-size'] ? Number(values['batch-size']) : undefined });
+        for (const r of s.rejections) out(`${r.file}:${r.line}: ${r.id ?? '(no id)'} ${r.path || '/'} ${r.code}: ${r.message}`);
+        out(`${s.created} created, ${s.updated} updated, ${s.unchanged} unchanged, ${s.rejected} rejected (${s.batches} batches, ${s.retries} retries)`);
+        return s.rejected > 0 ? 1 : 0;
+      }
+      case 'publish': {
+        const { values } = args(rest, { endpoint: { type: 'string' }, key: { type: 'string' } });
+        need(values, 'endpoint', 'key');
+        const res = await fetch(`${values.endpoint!.replace(/\/$/, '')}/publish`, { method: 'POST', headers: { authorization: `Bearer ${values.key}` } });
+        const body = (await res.json()) as Record<string, unknown>;
+        out(JSON.stringify(body, null, 2));
+        return res.status === 200 ? 0 : 1;
+      }
+      case 'download':
+        return await runDownloadCommand(rest);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        out(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      err(`${(e as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (e instanceof SubmitError) {
+      err(e.message);
+      return 1;
+    }
+    err(`rights-ledger ${command}: ${(e as Error).message}`);
+    return 1;
+  }
+}

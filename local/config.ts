@@ -1,0 +1,50 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
+
+const LocalEnv = z.object({
+  LEDGER_DATA_DIR: z.string().min(1).default('.data'),
+  LEDGER_PORT: port(3000),
+  LEDGER_DYNAMODB_PORT: port(8000),
+  LEDGER_S3_PORT: port(4569),
+  LEDGER_EXAMPLE: z.enum(['0', '1']).default('1'),
+  LEDGER_BOOTSTRAP_KEY: z.string().optional(),
+  LEDGER_PUBLISH_INTERVAL: z.coerce.number().int().min(1).optional(),
+  LEDGER_MAX_DROP_SHARE: z.coerce.number().min(0).max(1).default(0.01),
+});
+
+/** The one-machine stack's settings (RUN.md), read once from the environment. */
+export interface LocalConfig {
+  dataDir: string;
+  port: number;
+  dynamodbPort: number;
+  s3Port: number;
+  loadExample: boolean;
+  bootstrapKey?: string;
+  publishIntervalSeconds?: number;
+  maxDropShare: number;
+  tableName: string;
+  bucketName: string;
+}
+
+export function localConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
+  const parsed = LocalEnv.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`${issue.path.join('.')}: ${issue.message}: fix or unset it and run again.`);
+  }
+  const e = parsed.data;
+  return {
+    dataDir: resolve(e.LEDGER_DATA_DIR),
+    port: e.LEDGER_PORT,
+    dynamodbPort: e.LEDGER_DYNAMODB_PORT,
+    s3Port: e.LEDGER_S3_PORT,
+    loadExample: e.LEDGER_EXAMPLE === '1',
+    bootstrapKey: e.LEDGER_BOOTSTRAP_KEY || undefined,
+    publishIntervalSeconds: e.LEDGER_PUBLISH_INTERVAL,
+    maxDropShare: e.LEDGER_MAX_DROP_SHARE,
+    tableName: 'rights-ledger',
+    bucketName: 'rights-ledger-public',
+  };
+}

@@ -1,0 +1,129 @@
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { SOFTWARE_NAME, SOFTWARE_VERSION, type AppContext } from '../functions/config.ts';
+import { LedgerError } from '../pipeline/errors.ts';
+import { createKey, disableKey, registerBootstrapKey } from '../pipeline/manage-keys.ts';
+import { publishRelease } from '../pipeline/publish-release.ts';
+import { createAdapters } from '../storage/adapters.ts';
+import { ensureTable } from '../storage/dynamodb-table.ts';
+import { startApiServer } from './api-server.ts';
+import { localConfig, type LocalConfig } from './config.ts';
+import { PrerequisiteError, dynamodbClientConfig, s3ClientConfig, startLocalServices } from './services.ts';
+
+export const EXAMPLE_FILE = fileURLToPath(new URL('../examples/records.ndjson', import.meta.url));
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+/** The local stack's context: the same adapters as in AWS, pointed at the local servers. */
+export function localContext(cfg: LocalConfig, endpoints: { dynamodb: string; s3: string }): AppContext {
+  const adapters = createAdapters({ tableName: cfg.tableName, bucketName: cfg.bucketName, dynamodb: dynamodbClientConfig(endpoints.dynamodb), s3: s3ClientConfig(endpoints.s3) });
+  const publicBaseUrl = `${endpoints.s3}/${cfg.bucketName}`;
+  return { ...adapters, info: { name: SOFTWARE_NAME, version: SOFTWARE_VERSION, publicBaseUrl, datasetName: SOFTWARE_NAME, bucketName: cfg.bucketName }, publishing: { maxDropShare: cfg.maxDropShare } };
+}
+
+async function storeIsEmpty(ctx: AppContext): Promise<boolean> {
+  for await (const page of ctx.records.scanHeads(1)) if (page.length > 0) return false;
+  return true;
+}
+
+/**
+ * Loads the example dataset through the real endpoint (as any contributor would), with a key made for
+ * the purpose and disabled afterwards, then asks the endpoint for the first release.
+ */
+async function loadExample(ctx: AppContext, apiUrl: string): Promise<void> {
+  const loader = await createKey('editor', 'example loader (disabled after use)', 'npm start', ctx);
+  try {
+    const body = await readFile(EXAMPLE_FILE);
+    say(`loading the example dataset (${body.toString('utf8').trim().split('\n').length} records) through ${apiUrl}/records …`);
+    const res = await fetch(`${apiUrl}/records`, { method: 'POST', headers: { authorization: `Bearer ${loader.key}`, 'content-type': 'application/x-ndjson' }, body });
+    const out = (await res.json()) as { accepted: number; rejected: number; results: Array<{ id?: string; status: string; errors?: unknown }> };
+    if (res.status !== 200 || out.rejected > 0) throw new Error(`the example dataset was not accepted (${res.status}): ${JSON.stringify(out).slice(0, 2000)}`);
+    say(`  ${out.accepted} records accepted`);
+    say('publishing the first release …');
+    const pub = await fetch(`${apiUrl}/publish`, { method: 'POST', headers: { authorization: `Bearer ${loader.key}` } });
+    const result = (await pub.json()) as { published: boolean; version?: string; reason?: string; detail?: string };
+    if (pub.status !== 200) throw new Error(`the first release failed (${pub.status}): ${result.detail ?? JSON.stringify(result)}`);
+    say(result.published ? `  release ${result.version} published` : `  nothing published: ${result.reason}`);
+  } finally {
+    await disableKey(loader.key_id, { keyId: 'npm start', role: 'editor' }, ctx);
+  }
+}
+
+/** `npm start`: the whole pipeline on this machine (RUN.md). Resolves when stopped with Ctrl-C. */
+export async function runStart(env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let cfg: LocalConfig;
+  try {
+    cfg = localConfig(env);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    return 1;
+  }
+  say(`${SOFTWARE_NAME} ${SOFTWARE_VERSION}: starting on this machine (data in ${cfg.dataDir})`);
+  say(`  ports: API ${cfg.port} (LEDGER_PORT), DynamoDB ${cfg.dynamodbPort} (LEDGER_DYNAMODB_PORT), S3 ${cfg.s3Port} (LEDGER_S3_PORT)`);
+  let services;
+  try {
+    services = await startLocalServices({ dataDir: cfg.dataDir, dynamodbPort: cfg.dynamodbPort, s3Port: cfg.s3Port, buckets: [cfg.bucketName], log: (l) => say(`  ${l}`) });
+  } catch (err) {
+    process.stderr.write(`${err instanceof PrerequisiteError ? err.message : `the local servers did not start: ${(err as Error).message}`}\n`);
+    return 1;
+  }
+  const stopAll: Array<() => Promise<void>> = [() => services.stop()];
+  const shutdown = async (code: number) => {
+    for (const stop of stopAll.reverse()) await stop().catch(() => undefined);
+    return code;
+  };
+  try {
+    const ctx = localContext(cfg, { dynamodb: services.dynamodbEndpoint, s3: services.s3Endpoint });
+    await ensureTable(ctx.dynamodb, cfg.tableName);
+    let api;
+    try {
+      api = await startApiServer(ctx, { port: cfg.port });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+        process.stderr.write(`Port ${cfg.port} is already in use, so the API cannot start there: stop whatever is using it or set LEDGER_PORT to a free port, and run again.\n`);
+        return await shutdown(1);
+      }
+      throw err;
+    }
+    stopAll.push(() => api.close());
+    if (cfg.bootstrapKey) say(`  bootstrap editor key registered (${await registerBootstrapKey(cfg.bootstrapKey, ctx)})`);
+
+    const empty = await storeIsEmpty(ctx);
+    let firstKey: string | undefined;
+    if (empty && !cfg.bootstrapKey) firstKey = (await createKey('editor', 'first editor key (npm start)', 'npm start', ctx)).key;
+    if (empty && cfg.loadExample) await loadExample(ctx, api.url);
+
+    let timer: NodeJS.Timeout | undefined;
+    if (cfg.publishIntervalSeconds) {
+      timer = setInterval(() => {
+        publishRelease(ctx, { maxDropShare: cfg.maxDropShare }).then(
+          (r) => say(r.published ? `scheduled publish: release ${r.version}` : `scheduled publish: ${r.reason}`),
+          (err) => say(`scheduled publish failed: ${err instanceof LedgerError ? `${err.message} ${JSON.stringify(err.errors ?? [])}` : (err as Error).message}`),
+        );
+      }, cfg.publishIntervalSeconds * 1000);
+      stopAll.push(async () => clearInterval(timer));
+    }
+
+    const catalogUrl = `${ctx.info.publicBaseUrl}/catalog.json`;
+    say('');
+    say(`ready. Upload endpoint: ${api.url}   (GET ${api.url}/ tells the same)`);
+    say(`public bucket:   ${ctx.info.publicBaseUrl}/   catalog: ${catalogUrl}   landing page: ${ctx.info.publicBaseUrl}/index.html`);
+    if (firstKey) say(`editor key (shown once, only its hash is stored; keep it): ${firstKey}`);
+    else say(`make a key: npm run ledger -- keys create --role editor   (works while this runs)`);
+    say(`try:  curl -s ${api.url}/health`);
+    say(`      npm run ledger -- download --from ${ctx.info.publicBaseUrl} --out ./release`);
+    say(`      duckdb -c "SELECT claimant, metric, value_low, value_best, value_high FROM read_parquet('${ctx.info.publicBaseUrl}/latest/tables/claims/part-00000.parquet') WHERE metric = 'killed'"`);
+    say(cfg.publishIntervalSeconds ? `publishing every ${cfg.publishIntervalSeconds} s when something changed` : 'publish on request: POST /publish (or npm run ledger -- publish --endpoint … --key …)');
+    say('Ctrl-C stops everything.');
+
+    const signal = await new Promise<string>((resolve) => {
+      process.once('SIGINT', () => resolve('SIGINT'));
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+    });
+    say(`\n${signal}: stopping …`);
+    return await shutdown(0);
+  } catch (err) {
+    process.stderr.write(`npm start failed: ${(err as Error).message}\n`);
+    return await shutdown(1);
+  }
+}
