@@ -168,7 +168,7 @@ async function verifyChain(doFetch: typeof fetch, base: string, latest: string, 
     const url = `${base}/${manifestKey(expected.version)}`;
     const bytes = await fetchBytes(doFetch, url, `the manifest of release ${expected.version}`);
     const newer = expected.by;
-    if (false && newer !== undefined && sha256(bytes) !== expected.sha256) {
+    if (newer !== undefined && sha256(bytes) !== expected.sha256) {
       throw new DownloadError('chain_broken', `the manifest chain is broken between releases ${expected.version} and ${newer} (${expected.version}'s manifest.json no longer has the SHA-256 that ${newer} recorded): a past release was rewritten, do not trust this bucket and report it to the publisher`);
     }
     const manifest = parseWith(Manifest, parseJson(bytes, url), url, 'manifest');

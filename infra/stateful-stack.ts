@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
@@ -70,8 +70,5 @@ export class StatefulStack extends Stack {
     });
 
     new s3.Bucket(this, 'AthenaResultsBucket', secureBucketProps({ bucketName: storage.athenaResultsBucketName, lifecycleRules: [expireAfter(30)] }));
-
-    new CfnOutput(this, 'PublicBaseUrl', { value: storage.publicBaseUrl, description: 'Root of the published dataset (plain HTTPS, no account needed)' });
-    new CfnOutput(this, 'CatalogUrl', { value: `${storage.publicBaseUrl}/catalog.json`, description: 'The index of releases' });
   }
 }

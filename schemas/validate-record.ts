@@ -32,8 +32,8 @@ function textProblem(s: string): string | undefined {
 
 /**
  * The pre-pass every record goes through before zod: refuses prototype-polluting keys, overly deep
- * nesting and bad text anywhere (also in fields zod would reject as unknown), and NFC-normalises every
- * string. Returns a fresh value; the input is not modified.
+ * nesting and bad text anywhere (also in fields zod would reject as unknown), NFC-normalises every
+ * string, and drops object members that are null (absent). Returns a fresh value; the input is kept.
  */
 export function sanitize(input: unknown): { value: unknown; errors: FieldError[] } {
   const errors: FieldError[] = [];
@@ -64,6 +64,9 @@ export function sanitize(input: unknown): { value: unknown; errors: FieldError[]
         errors.push({ path: toPointer(here), code: 'invalid_text', message: `field name: ${keyProblem}` });
         continue;
       }
+      // null is "absent" (DATA.md: a count that is not known is absent/null), so published records,
+      // which carry nulls, can be submitted back as they are.
+      if (item === null) continue;
       Object.defineProperty(out, key.normalize('NFC'), { value: walk(item, here), enumerable: true, writable: true, configurable: true });
     }
     return out;
@@ -84,6 +87,7 @@ function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
 /** Maps zod issues to the contract's errors: JSON Pointer paths and stable codes. */
 export function toFieldErrors(issues: ReadonlyArray<z.core.$ZodIssue>, input: unknown): FieldError[] {
   const out: FieldError[] = [];
+  const bounds = new Map<string, number>();
   for (const issue of issues) {
     const path = issue.path;
     // zod reports a missing enum or literal as a wrong value: for a client it is a missing field.
@@ -110,8 +114,18 @@ export function toFieldErrors(issues: ReadonlyArray<z.core.$ZodIssue>, input: un
         break;
       case 'too_small':
       case 'too_big': {
+        // z.int() has its own ±(2^53−1) bound beside .min/.max: report one error, with the tighter bound.
+        const bound = Number(issue.code === 'too_small' ? issue.minimum : issue.maximum);
+        const pointer = toPointer(path);
+        const key = `${pointer} ${issue.code}`;
+        const tighter = issue.code === 'too_small' ? bound > (bounds.get(key) ?? -Infinity) : bound < (bounds.get(key) ?? Infinity);
+        if (!tighter) break;
         const what = issue.origin === 'string' ? 'length' : issue.origin === 'array' ? 'number of items' : 'value';
-        out.push({ path: toPointer(path), code: issue.code, message: `${what} must be ${issue.code === 'too_small' ? 'at least' : 'at most'} ${String(issue.code === 'too_small' ? issue.minimum : issue.maximum)}` });
+        const error = { path: pointer, code: issue.code, message: `${what} must be ${issue.code === 'too_small' ? 'at least' : 'at most'} ${bound}` };
+        const at = out.findIndex((e) => e.path === pointer && e.code === issue.code);
+        if (at >= 0) out[at] = error;
+        else out.push(error);
+        bounds.set(key, bound);
         break;
       }
       case 'invalid_format':

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { logger } from '../../functions/logger.ts';
 import { sha256Hex } from '../../pipeline/canonical.ts';
 import { call, startTestStack, type TestStack } from '../support/stack.ts';
 
@@ -923,6 +924,9 @@ describe('logs', () => {
       return (err as (...a: unknown[]) => boolean)(chunk, ...rest);
     }) as typeof process.stderr.write;
     let newKeyValue = '';
+    // The test config runs at WARN; the request logs are what is checked here.
+    const level = logger.getLevelName();
+    logger.setLogLevel('INFO');
     try {
       const k = await newKey('contributor');
       newKeyValue = k.key;
@@ -934,6 +938,7 @@ describe('logs', () => {
       await req('POST', `/records/source/${id}/review`, { key: stack.editorKey, json: { decision: 'reject', note: secret } });
       await submitRaw(k.key, `{"records":[{"x":"${secret}"`);
     } finally {
+      logger.setLogLevel(level);
       process.stdout.write = out as typeof process.stdout.write;
       process.stderr.write = err as typeof process.stderr.write;
     }

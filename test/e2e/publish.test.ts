@@ -1,6 +1,7 @@
 // Publishing (PUBLISHING.md, DATA.md "Tables"), end to end: records go in through the real handlers over
 // HTTP, POST /publish writes the release to the local S3 server, and the release is read back the way
 // the public reads it (plain HTTP GETs) and queried with real DuckDB. No mocks.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeleteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +9,7 @@ import { startApiServer } from '../../local/api-server.ts';
 import { ObjectExistsError } from '../../pipeline/ports.ts';
 import { publishRelease } from '../../pipeline/publish-release.ts';
 import { TABLE_NAMES } from '../../schemas/tables.ts';
-import { datapackageValidator, frictionlessAvailable } from '../support/frictionless.ts';
+import { FRICTIONLESS_DIR, datapackageValidator } from '../support/frictionless.ts';
 import {
   catalog,
   claim,
@@ -328,7 +329,7 @@ describe('a release, end to end', () => {
     });
   });
 
-  it.skipIf(!frictionlessAvailable())(
+  it.skipIf(!existsSync(FRICTIONLESS_DIR))(
     // Skipped only where ../shared/reference/frictionless-2.0 is absent (a user's clone): the official
     // profiles are not part of the repository (PUBLISHING.md); CI has them beside the checkout.
     'the manifest validates against the official Frictionless v2 datapackage profile (ajv)',
@@ -396,7 +397,7 @@ describe('a release, end to end', () => {
     for (const [path, bytes] of r1.files) expect(sha256(await fetchObject(stack.publicBaseUrl, `releases/${r1.version}/${path}`)), path).toBe(sha256(bytes));
   });
 
-  it.skipIf(!frictionlessAvailable())(
+  it.skipIf(!existsSync(FRICTIONLESS_DIR))(
     // Skipped only where ../shared/reference/frictionless-2.0 is absent (a user's clone); CI has it.
     'the second manifest (with its chain fields) also validates against the Frictionless v2 profile',
     () => {

@@ -3,8 +3,13 @@
 // no ../shared, so tests that use this are skipped there (see FRICTIONLESS_DIR).
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import Ajv, { type ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
+import AjvModule, { type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+
+// ajv and ajv-formats are CommonJS; under NodeNext their classes are the `default` of the module object
+// (which both packages also set at runtime).
+const Ajv = AjvModule.default;
+const addFormats = addFormatsModule.default;
 
 export const FRICTIONLESS_DIR = resolve(process.cwd(), '../shared/reference/frictionless-2.0');
 export const frictionlessAvailable = (): boolean => existsSync(join(FRICTIONLESS_DIR, 'datapackage.json'));
@@ -29,11 +34,8 @@ function externalRefs(node: unknown, out = new Set<string>()): Set<string> {
  * references by URL is loaded from the same folder and registered under that URL.
  */
 export function datapackageValidator(): ValidateFunction {
-  // ajv and ajv-formats are CommonJS: under NodeNext their default export may arrive wrapped.
-  const AjvClass = ((Ajv as unknown as { default?: typeof Ajv }).default ?? Ajv) as typeof Ajv;
-  const formats = ((addFormats as unknown as { default?: typeof addFormats }).default ?? addFormats) as typeof addFormats;
-  const ajv = new AjvClass({ allErrors: true, strict: false });
-  formats(ajv);
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  addFormats(ajv);
   ajv.addFormat('textarea', true);
   const main = load('datapackage.json');
   const local = new Set(readdirSync(FRICTIONLESS_DIR).filter((f) => f.endsWith('.json')));

@@ -898,6 +898,26 @@ describe('other numbers', () => {
     expectOnlyError(str, '/age', 'invalid_type');
   });
 
+  it('an age beyond 2^53−1 → one too_big at /age, naming the real bound (120)', () => {
+    // Prepare
+    const input = withValue(MINIMAL.person, '/age', 2 ** 53);
+    // Act
+    const errors = errorsOf(input);
+    // Assess
+    expectOnlyError(errors, '/age', 'too_big');
+    expect(errors[0]!.message).toContain('120');
+  });
+
+  it('an expected_revision below −(2^53−1) → one too_small at /expected_revision, naming the real bound (1)', () => {
+    // Prepare
+    const input = withValue(MINIMAL.source, '/expected_revision', -(2 ** 53));
+    // Act
+    const errors = errorsOf(input);
+    // Assess
+    expectOnlyError(errors, '/expected_revision', 'too_small');
+    expect(errors[0]!.message).toMatch(/\b1$/);
+  });
+
   it('expected_revision: an integer ≥ 1; 0 → too_small, 1.5 refused, "2" → invalid_type', () => {
     // Act
     const zero = errorsOf(withValue(MINIMAL.source, '/expected_revision', 0));
@@ -1650,5 +1670,26 @@ describe('recordJsonSchema', () => {
     expect(server).toBe(false);
     expect(missing).toBe(false);
     expect(wrongEnum).toBe(false);
+  });
+});
+
+describe('null means absent on input', () => {
+  it('accepts an event whose unknown count is null, and stores it as absent', () => {
+    const v = validateRecord({ id: 'evt-null-count', kind: 'event', event_type: 'protest', date_start: '2026-01-08', location: { admin1: 'Tehran', latitude: null, longitude: null }, description: 'x', killed: null, source_ids: ['src-a'] });
+    expect(v.ok).toBe(true);
+    if (v.ok) {
+      expect('killed' in v.record).toBe(false);
+      expect('latitude' in (v.record as { location: object }).location).toBe(false);
+    }
+  });
+  it('still reports a null required field as required', () => {
+    const v = validateRecord({ id: 'clm-null', kind: 'claim', metric: null, value: { best: 1 }, qualifier: 'exact', claimant: 'x', claimant_type: 'ngo', period_start: '2026-01-01', source_ids: ['src-a'] });
+    expect(v.ok).toBe(false);
+    if (!v.ok) expect(v.errors).toEqual([{ path: '/metric', code: 'required', message: 'this field is required' }]);
+  });
+  it('still refuses a forbidden key whose value is null', () => {
+    const v = validateRecord(JSON.parse('{"id":"src-proto","kind":"source","title":"t","publisher":"p","publisher_type":"ngo","__proto__":null}'));
+    expect(v.ok).toBe(false);
+    if (!v.ok) expect(v.errors.map((e) => e.code)).toEqual(['forbidden_key']);
   });
 });

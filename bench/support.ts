@@ -1,0 +1,227 @@
+/**
+ * Shared pieces of the benchmarks: a fresh table and bucket per phase on the local services, an
+ * in-memory RecordStore (to build exactly the items our pipeline writes, and to time the pipeline's CPU
+ * work alone), a call-timing wrapper for any store, an RSS sampler and a plain-text table.
+ */
+import { randomBytes } from 'node:crypto';
+import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteObjectCommand, DeleteBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import type { AppContext } from '../functions/config.ts';
+import { SOFTWARE_NAME, SOFTWARE_VERSION } from '../functions/config.ts';
+import { dynamodbClientConfig, s3ClientConfig } from '../local/services.ts';
+import type { AuditEntry, RecordHead, RecordStore, RevisionEntry } from '../pipeline/ports.ts';
+import { createAdapters } from '../storage/adapters.ts';
+import { ensureTable, keys } from '../storage/dynamodb-table.ts';
+import { ensureBucket } from '../storage/s3-bucket.ts';
+
+export interface Endpoints {
+  dynamodbEndpoint: string;
+  s3Endpoint: string;
+}
+
+export type Log = (line: string) => void;
+
+export interface BenchContext {
+  ctx: AppContext;
+  tableName: string;
+  bucketName: string;
+  /** Deletes the table (frees DynamoDB Local's memory) and, if asked, empties and deletes the bucket. */
+  dispose(opts?: { bucket?: boolean }): Promise<void>;
+}
+
+/** A context like test/support/stack.ts builds, on a fresh table and bucket of the project's shape. */
+export async function benchContext(endpoints: Endpoints, label: string): Promise<BenchContext> {
+  const suffix = `${label}-${randomBytes(3).toString('hex')}`;
+  const tableName = `ledger-bench-${suffix}`;
+  const bucketName = `ledger-bench-${suffix}`;
+  const adapters = createAdapters({ tableName, bucketName, dynamodb: dynamodbClientConfig(endpoints.dynamodbEndpoint), s3: s3ClientConfig(endpoints.s3Endpoint) });
+  await ensureTable(adapters.dynamodb, tableName);
+  await ensureBucket(adapters.s3, bucketName);
+  const publicBaseUrl = `${endpoints.s3Endpoint}/${bucketName}`;
+  const ctx: AppContext = { ...adapters, info: { name: SOFTWARE_NAME, version: SOFTWARE_VERSION, publicBaseUrl, datasetName: 'rights-ledger-bench', bucketName }, publishing: { maxDropShare: 0.01 } };
+  return {
+    ctx,
+    tableName,
+    bucketName,
+    async dispose(opts = {}) {
+      await adapters.dynamodb.send(new DeleteTableCommand({ TableName: tableName })).catch(() => undefined);
+      if (opts.bucket) {
+        let token: string | undefined;
+        do {
+          const out = await adapters.s3.send(new ListObjectsV2Command({ Bucket: bucketName, ContinuationToken: token }));
+          for (const o of out.Contents ?? []) if (o.Key) await adapters.s3.send(new DeleteObjectCommand({ Bucket: bucketName, Key: o.Key }));
+          token = out.IsTruncated ? out.NextContinuationToken : undefined;
+        } while (token);
+        await adapters.s3.send(new DeleteBucketCommand({ Bucket: bucketName })).catch(() => undefined);
+      }
+      adapters.dynamodb.destroy();
+      adapters.s3.destroy();
+    },
+  };
+}
+
+/**
+ * A RecordStore in a Map, with the same optimistic-lock contract as the DynamoDB one. It keeps every
+ * written head and revision, so a run of ingestRecords against it yields the very objects our pipeline
+ * hands to DynamoDB.
+ */
+export class MemoryRecordStore implements RecordStore {
+  readonly heads = new Map<string, RecordHead>();
+  readonly revisions: RevisionEntry[] = [];
+
+  async getHead(id: string): Promise<RecordHead | undefined> {
+    return this.heads.get(id);
+  }
+  async getHeads(ids: ReadonlyArray<string>): Promise<Map<string, RecordHead>> {
+    const out = new Map<string, RecordHead>();
+    for (const id of ids) {
+      const h = this.heads.get(id);
+      if (h) out.set(id, h);
+    }
+    return out;
+  }
+  async writeRevision(head: RecordHead, revision: RevisionEntry): Promise<boolean> {
+    if ((this.heads.get(head.id)?.version ?? 0) !== head.version - 1) return false;
+    this.heads.set(head.id, head);
+    this.revisions.push(revision);
+    return true;
+  }
+  async updateHead(head: RecordHead, _audit: AuditEntry): Promise<boolean> {
+    if ((this.heads.get(head.id)?.version ?? 0) !== head.version - 1) return false;
+    this.heads.set(head.id, head);
+    return true;
+  }
+  async listRevisions(id: string): Promise<RevisionEntry[]> {
+    return this.revisions.filter((r) => r.id === id);
+  }
+  async ping(): Promise<void> {}
+  async listAudit(): Promise<AuditEntry[]> {
+    return [];
+  }
+  async *scanHeads(): AsyncIterable<RecordHead[]> {
+    yield [...this.heads.values()];
+  }
+}
+
+/**
+ * The DynamoDB items our store writes for a head and a revision, built the way
+ * storage/dynamodb-record-store.ts builds them (contents as JSON strings). Used to size the reference.
+ */
+export function headItem(h: RecordHead): Record<string, unknown> {
+  const { content, approved, ...rest } = h;
+  const item: Record<string, unknown> = { ...keys.head(h.id), ...rest, content: JSON.stringify(content) };
+  if (approved !== undefined) item.approved = JSON.stringify(approved);
+  return stripUndefined(item);
+}
+
+export function revisionItem(r: RevisionEntry): Record<string, unknown> {
+  const { content, ...meta } = r;
+  return stripUndefined({ ...keys.revision(r.id, r.revision), ...meta, content: JSON.stringify(content) });
+}
+
+function stripUndefined(item: Record<string, unknown>): Record<string, unknown> {
+  for (const k of Object.keys(item)) if (item[k] === undefined) delete item[k];
+  return item;
+}
+
+/** DynamoDB's item size rule, near enough: attribute names plus values (strings UTF-8, numbers ~digits/2+1). */
+export function itemBytes(value: unknown, name = ''): number {
+  const n = Buffer.byteLength(name);
+  if (value === null || value === undefined) return n + 1;
+  if (typeof value === 'string') return n + Buffer.byteLength(value);
+  if (typeof value === 'number') return n + Math.ceil(String(value).replace(/[-.]/g, '').length / 2) + 1;
+  if (typeof value === 'boolean') return n + 1;
+  if (Array.isArray(value)) return n + 3 + value.reduce((s: number, v) => s + 1 + itemBytes(v), 0);
+  return n + 3 + Object.entries(value as Record<string, unknown>).reduce((s, [k, v]) => s + 1 + itemBytes(v, k), 0);
+}
+
+/** Call counts and total latency per RecordStore method (latency sums overlap under concurrency). */
+export class TimedRecordStore implements RecordStore {
+  readonly stats = new Map<string, { calls: number; ms: number }>();
+  constructor(private readonly inner: RecordStore) {}
+  private async time<T>(name: string, f: () => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    try {
+      return await f();
+    } finally {
+      const s = this.stats.get(name) ?? { calls: 0, ms: 0 };
+      s.calls++;
+      s.ms += performance.now() - t0;
+      this.stats.set(name, s);
+    }
+  }
+  getHead(id: string) {
+    return this.time('getHead', () => this.inner.getHead(id));
+  }
+  getHeads(ids: ReadonlyArray<string>) {
+    return this.time('getHeads', () => this.inner.getHeads(ids));
+  }
+  writeRevision(head: RecordHead, revision: RevisionEntry) {
+    return this.time('writeRevision', () => this.inner.writeRevision(head, revision));
+  }
+  updateHead(head: RecordHead, audit: AuditEntry) {
+    return this.time('updateHead', () => this.inner.updateHead(head, audit));
+  }
+  listRevisions(id: string) {
+    return this.inner.listRevisions(id);
+  }
+  ping() {
+    return this.inner.ping();
+  }
+  listAudit(id: string) {
+    return this.inner.listAudit(id);
+  }
+  scanHeads(segments: number) {
+    return this.inner.scanHeads(segments);
+  }
+  summary(): string {
+    return [...this.stats].map(([k, s]) => `${k} ${s.calls} calls, mean ${(s.ms / s.calls).toFixed(1)} ms`).join('; ');
+  }
+}
+
+/** Samples this process's RSS every `everyMs` while running; `peak` is the highest sample (bytes). */
+export class RssSampler {
+  peak = process.memoryUsage().rss;
+  private readonly timer: NodeJS.Timeout;
+  constructor(everyMs = 20) {
+    this.timer = setInterval(() => this.sample(), everyMs);
+    this.timer.unref();
+  }
+  sample(): void {
+    this.peak = Math.max(this.peak, process.memoryUsage().rss);
+  }
+  stop(): number {
+    this.sample();
+    clearInterval(this.timer);
+    return this.peak;
+  }
+}
+
+/** Runs `worker` over `items` with at most `concurrency` in flight. */
+export async function pool<T>(items: ReadonlyArray<T>, concurrency: number, worker: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const run = async () => {
+    while (next < items.length) await worker(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, run));
+}
+
+export const seconds = (ms: number) => ms / 1000;
+export const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+export const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits).replace(/\B(?=(\d{3})+(?!\d))/g, digits === 0 ? ',' : '') : '—');
+
+/** A plain-text table: first column left-aligned, the rest right-aligned. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** The integer in env `name`, or `fallback`. */
+export function envInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  return n;
+}

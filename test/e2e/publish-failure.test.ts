@@ -1,0 +1,174 @@
+// A publish that fails part-way (PUBLISHING.md "Consistency and failure"): the public bucket's
+// catalog.json, latest/ and every earlier release stay byte-identical, and the next publish starts clean
+// and writes a complete release under a fresh id. The failure is injected by an ObjectStore that wraps
+// the real one (local S3 server) and throws after N successful puts; everything else is real.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ObjectStore } from '../../pipeline/ports.ts';
+import { publishRelease, type PublishDeps } from '../../pipeline/publish-release.ts';
+import { catalog, fetchObject, listKeys, ndjsonGz, only, publishOk, snapshot, source, submitOk, verifyRelease, type Json, type VerifiedRelease } from '../support/release.ts';
+import { startTestStack, type TestStack } from '../support/stack.ts';
+
+/** The real store, except that every put after the first `okPuts` throws. */
+class FailingObjectStore implements ObjectStore {
+  /** Keys written successfully through this wrapper, in order. */
+  readonly written: string[] = [];
+  failedKey: string | undefined;
+  constructor(
+    private readonly inner: ObjectStore,
+    private readonly okPuts: number,
+  ) {}
+  async put(key: string, body: Uint8Array, opts: Parameters<ObjectStore['put']>[2]): Promise<void> {
+    if (this.written.length >= this.okPuts) {
+      this.failedKey ??= key;
+      throw new Error(`injected failure: put #${this.written.length + 1} (${key})`);
+    }
+    await this.inner.put(key, body, opts);
+    this.written.push(key);
+  }
+  get(key: string) {
+    return this.inner.get(key);
+  }
+  delete(key: string) {
+    return this.inner.delete(key);
+  }
+  list(prefix: string) {
+    return this.inner.list(prefix);
+  }
+  ping() {
+    return this.inner.ping();
+  }
+}
+
+let stack: TestStack;
+/** How many objects one release folder holds (manifest, SHA256SUMS, Parquet, NDJSON, schemas). */
+let releaseObjects: number;
+let counter = 0;
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  await submitOk(stack, stack.editorKey, [source('src-first-1'), source('src-first-2')]);
+  const first = await publishOk(stack);
+  expect(first.published).toBe(true);
+  releaseObjects = (await verifyRelease(stack, first.version)).files.size;
+  expect(releaseObjects).toBe(18);
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+/** A change for the next publish to carry. */
+async function pendingChange(): Promise<string> {
+  const id = `src-change-${++counter}`;
+  await submitOk(stack, stack.editorKey, [source(id)]);
+  return id;
+}
+
+/** Publishes through a store that fails after `okPuts` puts; returns the wrapper and what it threw. */
+async function failingPublish(okPuts: number, clock: PublishDeps['clock']): Promise<{ store: FailingObjectStore; error: unknown }> {
+  const store = new FailingObjectStore(stack.ctx.objects, okPuts);
+  const error = await publishRelease({ ...stack.ctx, objects: store, clock }).then(
+    (r) => new Error(`the publish did not fail: ${JSON.stringify(r)}`),
+    (e: unknown) => e,
+  );
+  expect(String(error)).toMatch(/injected failure/);
+  expect(store.written).toHaveLength(okPuts);
+  return { store, error };
+}
+
+/** Release ids the failed attempt wrote objects under. */
+const foldersOf = (store: FailingObjectStore) => [...new Set([...store.written, store.failedKey ?? ''].filter((k) => k.startsWith('releases/')).map((k) => k.split('/')[1]!))];
+
+/** The next publish, on the real store and the same (frozen) clock, succeeds with a complete release. */
+async function repairPublish(clock: PublishDeps['clock'], leftBehind: string[], addedId: string): Promise<VerifiedRelease> {
+  const before = (await catalog(stack)).value;
+  const result = await publishRelease({ ...stack.ctx, clock });
+  expect(result.published).toBe(true);
+  const version = (result as { version: string }).version;
+  expect(leftBehind).not.toContain(version);
+  const rel = await verifyRelease(stack, version);
+  expect(rel.manifest.previous_version).toBe(before.latest);
+  const changes = ndjsonGz(rel.files.get('json/changes.ndjson.gz')!);
+  expect(changes.map((c: Json) => [c.op, c.id])).toEqual([['add', addedId]]);
+  const after = (await catalog(stack)).value;
+  expect(after.latest).toBe(version);
+  expect(after.versions.map((v: Json) => v.version)).toEqual([version, ...before.versions.map((v: Json) => v.version)]);
+  // latest/ is exactly the new release.
+  expect(await listKeys(stack.ctx.objects, 'latest/')).toEqual([...rel.files.keys()].map((k) => `latest/${k}`).sort());
+  for (const [path, bytes] of rel.files) expect(Buffer.compare(await fetchObject(stack.publicBaseUrl, `latest/${path}`), bytes), `latest/${path}`).toBe(0);
+  return rel;
+}
+
+describe('a publish that fails while writing the release folder', () => {
+  // N successful puts before the failure: the first object, half the folder, all but the last object.
+  const cases = [
+    ['after the first object', () => 1],
+    ['half-way through the folder', () => Math.floor(releaseObjects / 2)],
+    ["on the release's last object", () => releaseObjects - 1],
+  ] as const;
+
+  for (const [label, n] of cases) {
+    it(`${label}: catalog.json, latest/ and earlier releases are byte-identical; the next publish is complete under a new id`, async () => {
+      const okPuts = n();
+      const added = await pendingChange();
+      const before = await snapshot(stack.ctx.objects);
+      const cat = (await catalog(stack)).value;
+      // One frozen clock for the failed attempt and the retry: both start from the same candidate id,
+      // so the retry must notice the leftovers and move on.
+      const frozen = new Date();
+      const clock = { now: () => frozen };
+      const { store } = await failingPublish(okPuts, clock);
+      const left = foldersOf(store);
+      expect(left).toHaveLength(1);
+      expect(cat.versions.map((v: Json) => v.version)).not.toContain(left[0]);
+      expect(store.failedKey).toMatch(new RegExp(`^releases/${left[0]}/`));
+
+      const after = await snapshot(stack.ctx.objects);
+      // Nothing outside the failed attempt's own folder changed or appeared, byte for byte.
+      expect(only(after, (k) => !k.startsWith(`releases/${left[0]}/`))).toEqual(before);
+      expect(after.get('catalog.json')).toBe(before.get('catalog.json'));
+      expect(only(after, (k) => k.startsWith('latest/'))).toEqual(only(before, (k) => k.startsWith('latest/')));
+      for (const v of cat.versions) expect(only(after, (k) => k.startsWith(`releases/${v.version}/`))).toEqual(only(before, (k) => k.startsWith(`releases/${v.version}/`)));
+      expect([...after.keys()].filter((k) => k.startsWith(`releases/${left[0]}/`))).toHaveLength(okPuts);
+      // The catalog a reader starts from still names the earlier release, which is still complete.
+      await verifyRelease(stack, cat.latest);
+
+      await repairPublish(clock, left, added);
+    });
+  }
+});
+
+describe('a publish that fails after the release folder is complete (latest/ or the pointers)', () => {
+  // S3 has no multi-object atomicity: a failure during the latest/ copy leaves latest/ partly refreshed.
+  // What must hold: catalog.json (what readers start from) and every earlier release are untouched, and
+  // the next publish repairs latest/ to match its own release exactly.
+  const cases = [
+    ['during the latest/ copy', () => releaseObjects + 5],
+    ['after latest/, on athena/tables.sql', () => 2 * releaseObjects],
+    ['on catalog.json itself', () => 2 * releaseObjects + 2],
+  ] as const;
+
+  for (const [label, n] of cases) {
+    it(`${label}: catalog.json and earlier releases are unchanged; the next publish repairs latest/`, async () => {
+      const okPuts = n();
+      const added = await pendingChange();
+      const before = await snapshot(stack.ctx.objects);
+      const cat = (await catalog(stack)).value;
+      const frozen = new Date();
+      const clock = { now: () => frozen };
+      const { store } = await failingPublish(okPuts, clock);
+      const left = foldersOf(store);
+      expect(left).toHaveLength(1);
+      expect(store.written.filter((k) => k.startsWith('releases/'))).toHaveLength(releaseObjects);
+
+      const after = await snapshot(stack.ctx.objects);
+      expect(after.get('catalog.json')).toBe(before.get('catalog.json'));
+      for (const v of cat.versions) expect(only(after, (k) => k.startsWith(`releases/${v.version}/`))).toEqual(only(before, (k) => k.startsWith(`releases/${v.version}/`)));
+      // Nothing was written outside the new folder, latest/ and the two pointer files it got to.
+      const touched = [...after.keys()].filter((k) => after.get(k) !== before.get(k));
+      for (const k of touched) expect(k.startsWith(`releases/${left[0]}/`) || k.startsWith('latest/') || k === 'athena/tables.sql' || k === 'index.html', k).toBe(true);
+      await verifyRelease(stack, cat.latest);
+
+      await repairPublish(clock, left, added);
+    });
+  }
+});

@@ -1,0 +1,298 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENTRIES, ROUTES } from '../../functions/routes.ts';
+import { createLedger } from '../../infra/ledger.ts';
+import type { StatelessStack } from '../../infra/stateless-stack.ts';
+import { ATHENA_DATABASE, athenaColumns, historyTableName, latestTableName } from '../../schemas/athena.ts';
+import { TABLE_NAMES } from '../../schemas/tables.ts';
+import { TABLE_SHAPE } from '../../storage/dynamodb-table.ts';
+
+// One synth for the whole file: bundling the seven functions with esbuild takes most of it.
+const ENV = { account: '123456789012', region: 'eu-west-1' };
+const BUCKET = 'rights-ledger-public-123456789012-eu-west-1';
+const RESULTS_BUCKET = 'rights-ledger-athena-results-123456789012-eu-west-1';
+const PUBLISHED = ['athena/*', 'catalog.json', 'index.html', 'latest/*', 'releases/*'];
+
+type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string };
+let outdir: string;
+let stateless: StatelessStack;
+let stateful: Template;
+let template: Template;
+
+const resources = (t: Template, type: string): Array<[string, Resource]> => Object.entries(t.findResources(type)) as Array<[string, Resource]>;
+const only = (t: Template, type: string): Resource => {
+  const found = resources(t, type);
+  expect(found).toHaveLength(1);
+  return found[0]![1];
+};
+const lambda = (name: string): Resource => resources(template, 'AWS::Lambda::Function').find(([, r]) => r.Properties.Description === `rights-ledger ${name}`)![1];
+const glueTable = (name: string): Resource => resources(template, 'AWS::Glue::Table').find(([, r]) => r.Properties.TableInput.Name === name)![1];
+const publicBucketId = () => resources(stateful, 'AWS::S3::Bucket').find(([, r]) => r.Properties.BucketName === BUCKET)![0];
+const publicBucketStatements = (): any[] =>
+  resources(stateful, 'AWS::S3::BucketPolicy').find(([, r]) => r.Properties.Bucket.Ref === publicBucketId())![1].Properties.PolicyDocument.Statement;
+const anonymousAllows = () => publicBucketStatements().filter((s) => s.Effect === 'Allow' && (s.Principal === '*' || s.Principal?.AWS === '*'));
+/** `arn:aws:s3:::bucket/key` as CloudFormation renders it: [GetAtt bucket Arn, "/key"]. */
+const objectKeyOf = (arn: any): string => (arn['Fn::Join'][1][1] as string).replace(/^\//, '');
+const roleStatementsOf = (fn: Resource): any[] => {
+  const roleId = fn.Properties.Role['Fn::GetAtt'][0];
+  return resources(template, 'AWS::IAM::Policy')
+    .filter(([, p]) => p.Properties.Roles.some((r: any) => r.Ref === roleId))
+    .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+};
+
+/** Full path of every API Gateway resource ("/records/{kind}/{id}"), and "/" for the root. */
+function methodPaths(): Array<{ path: string; method: string; auth: string }> {
+  const res = Object.fromEntries(resources(template, 'AWS::ApiGateway::Resource'));
+  const pathOf = (ref: any): string => {
+    if (ref['Fn::GetAtt']) return '';
+    const r = res[ref.Ref]!;
+    return `${pathOf(r.Properties.ParentId)}/${r.Properties.PathPart}`;
+  };
+  return resources(template, 'AWS::ApiGateway::Method').map(([, m]) => ({ path: pathOf(m.Properties.ResourceId) || '/', method: m.Properties.HttpMethod, auth: m.Properties.AuthorizationType }));
+}
+
+beforeAll(() => {
+  const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context: Record<string, unknown> };
+  outdir = mkdtempSync(join(tmpdir(), 'ledger-cdk-'));
+  // The feature flags `npx cdk synth` uses, and a schedule that differs from the default.
+  const app = new App({ outdir, context: { ...cdkJson.context, publishIntervalMinutes: 30 } });
+  const stacks = createLedger(app, ENV);
+  stateless = stacks.stateless;
+  stateful = Template.fromStack(stacks.stateful);
+  template = Template.fromStack(stacks.stateless);
+}, 240_000);
+
+afterAll(() => {
+  if (outdir) rmSync(outdir, { recursive: true, force: true });
+});
+
+describe('stateful stack: the table', () => {
+  it('is keyed by pk (hash) and sk (range) from TABLE_SHAPE', () => {
+    stateful.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: TABLE_SHAPE.partitionKey, KeyType: 'HASH' },
+        { AttributeName: TABLE_SHAPE.sortKey, KeyType: 'RANGE' },
+      ],
+    });
+  });
+  it('bills per request', () => {
+    stateful.hasResourceProperties('AWS::DynamoDB::Table', { BillingMode: 'PAY_PER_REQUEST' });
+  });
+  it('has point-in-time recovery', () => {
+    stateful.hasResourceProperties('AWS::DynamoDB::Table', { PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } });
+  });
+  it('expires items by the ttl attribute', () => {
+    stateful.hasResourceProperties('AWS::DynamoDB::Table', { TimeToLiveSpecification: { AttributeName: TABLE_SHAPE.ttlAttribute, Enabled: true } });
+  });
+  it('has deletion protection', () => {
+    stateful.hasResourceProperties('AWS::DynamoDB::Table', { DeletionProtectionEnabled: true });
+  });
+  it('is retained when the stack goes', () => {
+    expect(only(stateful, 'AWS::DynamoDB::Table').DeletionPolicy).toBe('Retain');
+  });
+});
+
+describe('stateful stack: the public bucket', () => {
+  it('is retained when the stack goes', () => {
+    expect(stateful.findResources('AWS::S3::Bucket')[publicBucketId()]!.DeletionPolicy).toBe('Retain');
+  });
+  it('is versioned', () => {
+    stateful.hasResourceProperties('AWS::S3::Bucket', { BucketName: BUCKET, VersioningConfiguration: { Status: 'Enabled' } });
+  });
+  it('is encrypted with S3-managed keys', () => {
+    stateful.hasResourceProperties('AWS::S3::Bucket', { BucketName: BUCKET, BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] } });
+  });
+  it('still blocks public ACLs (only the policy is relaxed)', () => {
+    stateful.hasResourceProperties('AWS::S3::Bucket', { BucketName: BUCKET, PublicAccessBlockConfiguration: Match.objectLike({ BlockPublicAcls: true, IgnorePublicAcls: true }) });
+  });
+  it('lets anyone GET only the published keys', () => {
+    expect(anonymousAllows().flatMap((s) => [s.Resource].flat().map(objectKeyOf)).sort()).toEqual(PUBLISHED);
+  });
+  it('grants anonymous callers nothing but s3:GetObject (no ListBucket)', () => {
+    expect(anonymousAllows().flatMap((s) => [s.Action].flat())).toEqual(['s3:GetObject']);
+  });
+  it('never makes the whole bucket public', () => {
+    expect(anonymousAllows().flatMap((s) => [s.Resource].flat().map(objectKeyOf))).not.toContain('*');
+  });
+  it('refuses requests without TLS', () => {
+    expect(publicBucketStatements()).toContainEqual(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
+  });
+  it('answers cross-origin GETs (browsers, DuckDB-WASM)', () => {
+    stateful.hasResourceProperties('AWS::S3::Bucket', {
+      BucketName: BUCKET,
+      CorsConfiguration: { CorsRules: [Match.objectLike({ AllowedMethods: Match.arrayWith(['GET']), AllowedOrigins: ['*'] })] },
+    });
+  });
+});
+
+describe('stateful stack: the Athena results bucket', () => {
+  it('blocks all public access', () => {
+    stateful.hasResourceProperties('AWS::S3::Bucket', {
+      BucketName: RESULTS_BUCKET,
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+    });
+  });
+  it('expires query results', () => {
+    stateful.hasResourceProperties('AWS::S3::Bucket', { BucketName: RESULTS_BUCKET, LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 30 })] } });
+  });
+});
+
+describe('stateless stack: functions', () => {
+  it('has one function per entry, plus the authorizer and the scheduled publish', () => {
+    template.resourceCountIs('AWS::Lambda::Function', ENTRIES.length + 2);
+  });
+  it.each([...ENTRIES, 'authorizer', 'scheduled-publish'])('%s exists', (name) => {
+    expect(lambda(name)).toBeDefined();
+  });
+  it('all run on nodejs22.x', () => {
+    template.allResourcesProperties('AWS::Lambda::Function', { Runtime: 'nodejs22.x' });
+  });
+  it.each([...ENTRIES, 'authorizer', 'scheduled-publish'])('%s gets every variable functions/config.ts reads', (name) => {
+    expect(Object.keys(lambda(name).Properties.Environment.Variables)).toEqual(
+      expect.arrayContaining(['LEDGER_TABLE_NAME', 'LEDGER_BUCKET_NAME', 'LEDGER_PUBLIC_BASE_URL', 'LEDGER_DATASET_NAME', 'LEDGER_MAX_DROP_SHARE']),
+    );
+  });
+  it('point at the public bucket by name (no cross-stack export)', () => {
+    expect(lambda('api-info').Properties.Environment.Variables.LEDGER_BUCKET_NAME).toBe(BUCKET);
+  });
+  it('import nothing from the stateful stack', () => {
+    expect(JSON.stringify(template.toJSON())).not.toContain('Fn::ImportValue');
+  });
+  it('publish: 2048 MB', () => {
+    expect(lambda('scheduled-publish').Properties.MemorySize).toBe(2048);
+  });
+  it('publish: 15 minutes', () => {
+    expect(lambda('scheduled-publish').Properties.Timeout).toBe(900);
+  });
+  it('publish: 4 GB of /tmp', () => {
+    expect(lambda('scheduled-publish').Properties.EphemeralStorage).toEqual({ Size: 4096 });
+  });
+  it('publish from the API has the same memory', () => {
+    expect(lambda('api-publish').Properties.MemorySize).toBe(2048);
+  });
+  it('publish runs on x86_64, where the copied DuckDB binding runs', () => {
+    expect(lambda('api-publish').Properties.Architectures).toEqual(['x86_64']);
+  });
+  it('API handlers run on arm64', () => {
+    expect(lambda('api-submit').Properties.Architectures).toEqual(['arm64']);
+  });
+  it('API handlers stop at 29 s', () => {
+    expect(lambda('api-submit').Properties.Timeout).toBe(29);
+  });
+  it('the publish bundle carries the DuckDB native binding', () => {
+    const code = stateless.functions['scheduled-publish'].node.findChild('Code') as Asset;
+    expect(existsSync(join(outdir, code.assetPath, 'node_modules/@duckdb/node-bindings-linux-x64/duckdb.node'))).toBe(true);
+  });
+  it('an API bundle carries no node_modules', () => {
+    const code = stateless.functions['api-submit'].node.findChild('Code') as Asset;
+    expect(existsSync(join(outdir, code.assetPath, 'node_modules'))).toBe(false);
+  });
+  it('the authorizer cannot write the table', () => {
+    expect(roleStatementsOf(lambda('authorizer')).flatMap((s) => [s.Action].flat())).not.toContain('dynamodb:PutItem');
+  });
+  it('the authorizer cannot touch the bucket', () => {
+    expect(roleStatementsOf(lambda('authorizer')).flatMap((s) => [s.Action].flat()).filter((a: string) => a.startsWith('s3:'))).toEqual([]);
+  });
+  it('publish may write only the published keys', () => {
+    const put = roleStatementsOf(lambda('scheduled-publish')).find((s) => [s.Action].flat().includes('s3:PutObject'));
+    expect(put.Resource.map((arn: any) => (typeof arn === 'string' ? arn : arn['Fn::Join'][1].join(''))).sort()).toEqual(PUBLISHED.map((k) => `arn:aws:s3:::${BUCKET}/${k}`));
+  });
+  it('an API handler cannot write the bucket', () => {
+    expect(roleStatementsOf(lambda('api-submit')).flatMap((s) => [s.Action].flat())).not.toContain('s3:PutObject');
+  });
+});
+
+describe('stateless stack: API', () => {
+  it.each(ROUTES.map((r) => [`${r.method} ${r.resource}`, r] as const))('%s is a method with the right authorization', (_, route) => {
+    expect(methodPaths()).toContainEqual({ path: route.resource, method: route.method, auth: route.auth ? 'CUSTOM' : 'NONE' });
+  });
+  it('has exactly the routes of ROUTES', () => {
+    template.resourceCountIs('AWS::ApiGateway::Method', ROUTES.length);
+  });
+  it('authorizes with a REQUEST authorizer on the Authorization header', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Authorizer', { Type: 'REQUEST', IdentitySource: 'method.request.header.Authorization' });
+  });
+  it('never caches an authorization (a disabled key stops at once)', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Authorizer', { AuthorizerResultTtlInSeconds: 0 });
+  });
+  it('passes every body to the handlers as binary', () => {
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', { BinaryMediaTypes: ['*/*'] });
+  });
+  it.each(['UNAUTHORIZED', 'ACCESS_DENIED', 'DEFAULT_4XX', 'DEFAULT_5XX'])('answers %s with problem+json', (type) => {
+    template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', { ResponseType: type, ResponseParameters: Match.objectLike({ 'gatewayresponse.header.Content-Type': "'application/problem+json'" }) });
+  });
+  it('throttles the stage', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Stage', { MethodSettings: Match.arrayWith([Match.objectLike({ ThrottlingRateLimit: 25 })]) });
+  });
+  it('writes access logs', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Stage', { AccessLogSetting: Match.objectLike({ DestinationArn: Match.anyValue() }) });
+  });
+});
+
+describe('stateless stack: schedule', () => {
+  it('publishes on the interval from context', () => {
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(30 minutes)' });
+  });
+  it('targets the scheduled-publish function', () => {
+    const id = resources(template, 'AWS::Lambda::Function').find(([, r]) => r.Properties.Description === 'rights-ledger scheduled-publish')![0];
+    template.hasResourceProperties('AWS::Events::Rule', { Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [id, 'Arn'] } })] });
+  });
+});
+
+describe('stateless stack: Glue and Athena', () => {
+  it('defines the database', () => {
+    template.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: Match.objectLike({ Name: ATHENA_DATABASE }) });
+  });
+  it('has a history and a latest table per published table', () => {
+    template.resourceCountIs('AWS::Glue::Table', 2 * TABLE_NAMES.length);
+  });
+  it('history tables find a release under releases/${v}/tables/<table>/', () => {
+    expect(glueTable(historyTableName('events')).Properties.TableInput.Parameters['storage.location.template']).toBe(`s3://${BUCKET}/releases/\${v}/tables/events/`);
+  });
+  it('history tables project partitions', () => {
+    expect(glueTable(historyTableName('events')).Properties.TableInput.Parameters['projection.enabled']).toBe('true');
+  });
+  it('history tables take the release id as an injected value', () => {
+    expect(glueTable(historyTableName('events')).Properties.TableInput.Parameters['projection.v.type']).toBe('injected');
+  });
+  it('history tables are partitioned by v', () => {
+    expect(glueTable(historyTableName('events')).Properties.TableInput.PartitionKeys.map((k: any) => [k.Name, k.Type])).toEqual([['v', 'string']]);
+  });
+  it('history tables read Parquet', () => {
+    expect(glueTable(historyTableName('events')).Properties.TableInput.StorageDescriptor.SerdeInfo.SerializationLibrary).toBe('org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe');
+  });
+  it('latest tables read latest/tables/<table>/', () => {
+    expect(glueTable(latestTableName('claims')).Properties.TableInput.StorageDescriptor.Location).toBe(`s3://${BUCKET}/latest/tables/claims/`);
+  });
+  it.each([...TABLE_NAMES])('%s has the columns athenaColumns() derives', (t) => {
+    expect(glueTable(historyTableName(t)).Properties.TableInput.StorageDescriptor.Columns.map((c: any) => ({ name: c.Name, type: c.Type, comment: c.Comment }))).toEqual(athenaColumns(t));
+  });
+  it('the latest table has the same columns', () => {
+    expect(glueTable(latestTableName('persons')).Properties.TableInput.StorageDescriptor.Columns.map((c: any) => c.Name)).toEqual(athenaColumns('persons').map((c) => c.name));
+  });
+  it('the workgroup enforces its configuration', () => {
+    template.hasResourceProperties('AWS::Athena::WorkGroup', { WorkGroupConfiguration: Match.objectLike({ EnforceWorkGroupConfiguration: true }) });
+  });
+  it('the workgroup cuts off large scans', () => {
+    template.hasResourceProperties('AWS::Athena::WorkGroup', { WorkGroupConfiguration: Match.objectLike({ BytesScannedCutoffPerQuery: Match.anyValue() }) });
+  });
+  it('the workgroup writes results to the results bucket', () => {
+    template.hasResourceProperties('AWS::Athena::WorkGroup', {
+      WorkGroupConfiguration: Match.objectLike({ ResultConfiguration: Match.objectLike({ OutputLocation: `s3://${RESULTS_BUCKET}/results/` }) }),
+    });
+  });
+});
+
+describe('outputs', () => {
+  it.each(['ApiUrl', 'PublicBaseUrl', 'CatalogUrl'])('%s', (name) => {
+    expect(Object.keys(template.findOutputs(name))).toEqual([name]);
+  });
+  it('the public base URL is the bucket virtual-hosted URL', () => {
+    expect(template.findOutputs('PublicBaseUrl').PublicBaseUrl.Value).toEqual({ 'Fn::Join': ['', [`https://${BUCKET}.s3.eu-west-1.`, { Ref: 'AWS::URLSuffix' }]] });
+  });
+});
