@@ -132,3 +132,12 @@ export interface ParquetWriter {
   write(table: { name: string; columns: ReadonlyArray<{ name: string; type: string }> }, rowsPath: string, outPrefix: string, opts: { partRows: number; orderBy: string[] }): Promise<string[]>;
   close(): Promise<void>;
 }
+
+/**
+ * What the publisher last published, kept outside the bucket: the next publish checks the bucket's
+ * latest manifest against it before chaining onto it, so a rewritten manifest is never built upon.
+ */
+export interface ReleaseStateStore {
+  getLatest(): Promise<{ version: string; manifest_sha256: string } | undefined>;
+  setLatest(version: string, manifestSha256: string): Promise<void>;
+}

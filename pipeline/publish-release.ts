@@ -15,12 +15,13 @@ import { sha256Hex } from './canonical.ts';
 import { LedgerError, conflict } from './errors.ts';
 import { landingPage, type TollBar } from './landing-page.ts';
 import { LineSink } from './line-sink.ts';
-import type { Clock, LeaseStore, ObjectStore, ParquetWriter, RecordStore } from './ports.ts';
+import type { Clock, LeaseStore, ObjectStore, ParquetWriter, RecordStore, ReleaseStateStore } from './ports.ts';
 import { publicRecord, type PublicRecord } from './redact.ts';
 
 export interface PublishDeps {
   records: RecordStore;
   leases: LeaseStore;
+  releases: ReleaseStateStore;
   objects: ObjectStore;
   clock: Clock;
   openParquetWriter: () => Promise<ParquetWriter>;
@@ -82,17 +83,32 @@ async function readJson<T>(objects: ObjectStore, key: string, parse: (v: unknown
 }
 
 /** The previous release as the catalog names it, with an index of its records read from its own files. */
-async function readPrevious(objects: ObjectStore): Promise<PreviousRelease | undefined> {
+async function readPrevious(objects: ObjectStore, releases: ReleaseStateStore): Promise<PreviousRelease | undefined> {
+  const recorded = await releases.getLatest();
   const catalog = await readJson(objects, 'catalog.json', (v) => Catalog.parse(v));
-  if (!catalog) return undefined;
+  if (!catalog) {
+    if (recorded) throw conflict('release_integrity', `catalog.json is missing from the bucket although release ${recorded.version} was published: restore the bucket (it is versioned) before publishing`);
+    return undefined;
+  }
   const manifest = await readJson(objects, catalog.value.latest_manifest, (v) => Manifest.parse(v));
-  if (!manifest) throw new Error(`catalog.json names ${catalog.value.latest_manifest}, which is missing: restore it before publishing`);
+  if (!manifest) throw conflict('release_integrity', `catalog.json names ${catalog.value.latest_manifest}, which is missing: restore it before publishing`);
+  // Chain only onto the manifest that was really published. (A publish that stopped between writing the
+  // catalog and recording its hash left a manifest that chains onto the recorded one: accept that.)
+  const actual = sha256Hex(manifest.bytes);
+  const intact = !recorded
+    ? true
+    : recorded.version === catalog.value.latest
+      ? recorded.manifest_sha256 === actual
+      : manifest.value.previous_version === recorded.version && manifest.value.previous_manifest_sha256 === recorded.manifest_sha256;
+  if (!intact) {
+    throw conflict('release_integrity', `the manifest of release ${catalog.value.latest} in the bucket is not the one that was published (recorded ${recorded!.version} sha256 ${recorded!.manifest_sha256}): restore it from the bucket's versions before publishing`);
+  }
   const base = catalog.value.latest_manifest.replace(/manifest\.json$/, '');
   const index: PreviousRelease['index'] = new Map();
   for (const res of manifest.value.resources) {
     if (res.format !== 'ndjson' || !(RECORD_TABLES as readonly string[]).includes(res.table)) continue;
     const bytes = await objects.get(base + res.path);
-    if (!bytes) throw new Error(`the previous release lacks ${base + res.path}: restore it before publishing`);
+    if (!bytes) throw conflict('release_integrity', `the previous release lacks ${base + res.path}: restore it before publishing`);
     const lines = createInterface({ input: Readable.from([bytes]).pipe(createGunzip()), crlfDelay: Infinity });
     for await (const line of lines) {
       if (!line) continue;
@@ -145,7 +161,7 @@ export async function publishRelease(deps: PublishDeps, opts: PublishOptions = {
 async function build(deps: PublishDeps, opts: PublishOptions, work: string, assertLease: () => void): Promise<PublishResult> {
   const progress = opts.onProgress ?? (() => undefined);
   const started = deps.clock.now();
-  const previous = await readPrevious(deps.objects);
+  const previous = await readPrevious(deps.objects, deps.releases);
   let version = nextReleaseId(started, previous?.version);
   // A publish that failed part-way may have left objects under its release id: never reuse that id.
   for (;;) {
@@ -304,6 +320,7 @@ async function build(deps: PublishDeps, opts: PublishOptions, work: string, asse
   await deps.objects.put('athena/tables.sql', Buffer.from(athenaDdl(deps.info.bucketName)), { contentType: 'application/sql; charset=utf-8', cacheControl: MUTABLE });
   await deps.objects.put('index.html', Buffer.from(landingPage(catalog, tolls, TITLE)), { contentType: 'text/html; charset=utf-8', cacheControl: MUTABLE });
   await deps.objects.put('catalog.json', Buffer.from(JSON.stringify(catalog, null, 2) + '\n'), { contentType: 'application/json', cacheControl: 'no-cache' });
+  await deps.releases.setLatest(version, sha256Hex(manifestBytes));
   progress(`published ${version}: ${changeRows} changes`);
   return { published: true, version, manifest: `${deps.info.publicBaseUrl}/releases/${version}/manifest.json`, record_counts, changes: changeCounts };
 }

@@ -1,11 +1,12 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import type { Clock, KeyStore, LeaseStore, ObjectStore, ParquetWriter, RecordStore } from '../pipeline/ports.ts';
+import type { Clock, KeyStore, LeaseStore, ObjectStore, ParquetWriter, RecordStore, ReleaseStateStore } from '../pipeline/ports.ts';
 import { systemClock } from '../pipeline/ports.ts';
 import { DuckDbParquetWriter } from './duckdb-parquet-writer.ts';
 import { DynamoDbKeyStore } from './dynamodb-key-store.ts';
 import { DynamoDbLeaseStore } from './dynamodb-lease-store.ts';
 import { DynamoDbRecordStore } from './dynamodb-record-store.ts';
+import { DynamoDbReleaseStateStore } from './dynamodb-release-state.ts';
 import { documentClient } from './dynamodb-table.ts';
 import { S3ObjectStore } from './s3-object-store.ts';
 
@@ -22,6 +23,7 @@ export interface Adapters {
   records: RecordStore;
   keys: KeyStore;
   leases: LeaseStore;
+  releases: ReleaseStateStore;
   objects: ObjectStore;
   clock: Clock;
   openParquetWriter: () => Promise<ParquetWriter>;
@@ -40,6 +42,7 @@ export function createAdapters(settings: AdapterSettings): Adapters {
     records: new DynamoDbRecordStore(db, settings.tableName),
     keys: new DynamoDbKeyStore(db, settings.tableName),
     leases: new DynamoDbLeaseStore(db, settings.tableName),
+    releases: new DynamoDbReleaseStateStore(db, settings.tableName),
     objects: new S3ObjectStore(s3, settings.bucketName),
     clock: systemClock,
     openParquetWriter: () => DuckDbParquetWriter.open(),

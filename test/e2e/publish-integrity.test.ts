@@ -1,0 +1,42 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, startTestStack, type TestStack } from '../support/stack.ts';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack();
+  const body = readFileSync('examples/records.ndjson');
+  const r = await call(stack, 'POST', '/records', { key: stack.editorKey, body, contentType: 'application/x-ndjson' });
+  expect(r.body.rejected).toBe(0);
+  expect((await call(stack, 'POST', '/publish', { key: stack.editorKey })).body.published).toBe(true);
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+const source = (id: string) => ({ id, kind: 'source', title: `T ${id}`, publisher: 'P', publisher_type: 'ngo' });
+
+describe('the hash chain is built only on the manifest that was published', () => {
+  it('refuses to publish on top of a rewritten latest manifest, and names the release', async () => {
+    const catalog = JSON.parse(await (await fetch(`${stack.publicBaseUrl}/catalog.json`)).text());
+    const key = catalog.latest_manifest as string;
+    const original = (await stack.ctx.objects.get(key))!;
+    const forged = JSON.parse(Buffer.from(original).toString('utf8'));
+    forged.title = 'rewritten';
+    await stack.ctx.objects.put(key, Buffer.from(JSON.stringify(forged)), { contentType: 'application/json' });
+    await call(stack, 'POST', '/records', { key: stack.editorKey, json: { records: [source('src-integrity-1')] } });
+
+    const refused = await call(stack, 'POST', '/publish', { key: stack.editorKey });
+    expect(refused.status).toBe(409);
+    expect(refused.body.code).toBe('release_integrity');
+    expect(refused.body.detail).toContain(catalog.latest);
+
+    // Restored, the next publish chains onto the real manifest.
+    await stack.ctx.objects.put(key, original, { contentType: 'application/json' });
+    const ok = await call(stack, 'POST', '/publish', { key: stack.editorKey });
+    expect(ok.body.published).toBe(true);
+    const manifest = JSON.parse(await (await fetch(ok.body.manifest)).text());
+    const { createHash } = await import('node:crypto');
+    expect(manifest.previous_manifest_sha256).toBe(createHash('sha256').update(original).digest('hex'));
+  });
+});
