@@ -8,7 +8,7 @@
  * show drift of the DynamoDB Local JVM.
  */
 import { randomBytes } from 'node:crypto';
-import { BatchGetCommand, BatchWriteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { startApiServer } from '../local/api-server.ts';
 import { ingestRecords } from '../pipeline/ingest-records.ts';
 import { registerBootstrapKey } from '../pipeline/manage-keys.ts';
@@ -16,7 +16,7 @@ import { systemClock, type Principal, type RecordStore } from '../pipeline/ports
 import { documentClient, keys } from '../storage/dynamodb-table.ts';
 import type { SubmitResult } from '../schemas/api.ts';
 import { generateRecords, mixFor, validateSample } from './records.ts';
-import { MemoryRecordStore, TimedRecordStore, benchContext, fmt, headItem, itemBytes, pool, revisionItem, table, type Endpoints, type Log } from './support.ts';
+import { MemoryRecordStore, TimedRecordStore, batchWrite, batches, benchContext, fmt, headItem, itemBytes, pool, revisionItem, table, type Endpoints, type Log } from './support.ts';
 
 export interface IngestBenchOptions {
   n: number;
@@ -38,27 +38,6 @@ export interface IngestBenchResult {
 
 type Item = Record<string, unknown>;
 const EDITOR: Principal = { keyId: 'key_bench_editor', role: 'editor' };
-
-function batches<T>(xs: ReadonlyArray<T>, size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size));
-  return out;
-}
-
-/** BatchWriteItem of `items`, 25 per request, `concurrency` in flight, unprocessed items retried. Returns ms. */
-async function batchWrite(ctxDynamo: Parameters<typeof documentClient>[0], tableName: string, items: Item[], concurrency: number): Promise<number> {
-  const db = documentClient(ctxDynamo);
-  const t0 = performance.now();
-  await pool(batches(items, 25), concurrency, async (chunk) => {
-    let request: Record<string, Array<{ PutRequest: { Item: Item } }>> | undefined = { [tableName]: chunk.map((Item) => ({ PutRequest: { Item } })) };
-    for (let attempt = 0; request && (request[tableName]?.length ?? 0) > 0; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
-      const out = await db.send(new BatchWriteCommand({ RequestItems: request }));
-      request = out.UnprocessedItems as typeof request;
-    }
-  });
-  return performance.now() - t0;
-}
 
 /** BatchGetItem (consistent) of the head items of `ids`, 100 per request, `concurrency` in flight. Returns ms. */
 async function batchGetHeads(ctxDynamo: Parameters<typeof documentClient>[0], tableName: string, ids: string[], concurrency: number): Promise<number> {

@@ -4,8 +4,9 @@
  * always stops the services. Environment: BENCH_N (both), BENCH_INGEST_N (default 5000),
  * BENCH_PUBLISH_N (default 20000), BENCH_ONLY=ingest|publish.
  */
+import os from 'node:os';
 import { startLocalServices, type LocalServices } from '../local/services.ts';
-import { envInt, mb } from './support.ts';
+import { envInt, loadavg, mb } from './support.ts';
 
 // One INFO line per API request would interleave with the figures; set before the handlers load.
 process.env.LEDGER_LOG_LEVEL ??= 'WARN';
@@ -23,17 +24,18 @@ async function main(): Promise<void> {
   let services: LocalServices | undefined;
   const reports: string[] = [];
   try {
+    log(`machine load average (1/5/15 min) before: ${loadavg()} on ${os.availableParallelism()} cores`);
     services = await startLocalServices({ log: (l) => log(l) });
     if (only !== 'publish') {
       log(`ingest benchmark, N=${ingestN}`);
       const r = await runIngestBench(services, { n: ingestN, log });
-      reports.push(r.report);
+      reports.push(r.report + `\nload average (1/5/15 min) after ingest: ${loadavg()}`);
       log(`ingest benchmark done: direct ${r.ratios.directPerRecord.toFixed(2)}× reference per record, ${r.ratios.directPerItem.toFixed(2)}× per item`);
     }
     if (only !== 'ingest') {
       log(`publish benchmark, N=${publishN}`);
       const r = await runPublishBench(services, { n: publishN, log });
-      reports.push(r.report);
+      reports.push(r.report + `\nload average (1/5/15 min) after publish: ${loadavg()}`);
       log(`publish benchmark done: publish ${r.publishSeconds.toFixed(1)} s, ${r.ratios.publishVsRefEvents.toFixed(2)}× the DuckDB events reference`);
     }
   } finally {
@@ -42,7 +44,7 @@ async function main(): Promise<void> {
       await services.stop();
     }
   }
-  process.stdout.write(`\n==== SUMMARY (Node ${process.version}, ${((performance.now() - started) / 1000).toFixed(0)} s in all, lifetime maxRSS ${mb(process.resourceUsage().maxRSS * 1024)}) ====\n\n`);
+  process.stdout.write(`\n==== SUMMARY (Node ${process.version}, ${((performance.now() - started) / 1000).toFixed(0)} s in all, lifetime maxRSS ${mb(process.resourceUsage().maxRSS * 1024)}, ${os.availableParallelism()} cores, load average now ${loadavg()}) ====\n\n`);
   process.stdout.write(reports.join('\n\n') + '\n');
 }
 

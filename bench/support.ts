@@ -4,14 +4,16 @@
  * work alone), a call-timing wrapper for any store, an RSS sampler and a plain-text table.
  */
 import { randomBytes } from 'node:crypto';
-import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import os from 'node:os';
+import { DeleteTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { DeleteObjectCommand, DeleteBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { AppContext } from '../functions/config.ts';
 import { SOFTWARE_NAME, SOFTWARE_VERSION } from '../functions/config.ts';
 import { dynamodbClientConfig, s3ClientConfig } from '../local/services.ts';
 import type { AuditEntry, RecordHead, RecordStore, RevisionEntry } from '../pipeline/ports.ts';
 import { createAdapters } from '../storage/adapters.ts';
-import { ensureTable, keys } from '../storage/dynamodb-table.ts';
+import { documentClient, ensureTable, keys } from '../storage/dynamodb-table.ts';
 import { ensureBucket } from '../storage/s3-bucket.ts';
 
 export interface Endpoints {
@@ -171,9 +173,17 @@ export class TimedRecordStore implements RecordStore {
   listAudit(id: string) {
     return this.inner.listAudit(id);
   }
-  scanHeads(segments: number) {
-    return this.inner.scanHeads(segments);
+  /** Pages pass through untouched; `scanPage` counts them and the time spent waiting for each. */
+  async *scanHeads(segments: number): AsyncIterable<RecordHead[]> {
+    const it = this.inner.scanHeads(segments)[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await this.time('scanPage', () => it.next());
+      if (next.done) return;
+      this.scannedHeads += next.value.length;
+      yield next.value;
+    }
   }
+  scannedHeads = 0;
   summary(): string {
     return [...this.stats].map(([k, s]) => `${k} ${s.calls} calls, mean ${(s.ms / s.calls).toFixed(1)} ms`).join('; ');
   }
@@ -196,6 +206,31 @@ export class RssSampler {
     return this.peak;
   }
 }
+
+export function batches<T>(xs: ReadonlyArray<T>, size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size));
+  return out;
+}
+
+/** BatchWriteItem of `items`, 25 per request, `concurrency` in flight, unprocessed items retried. Returns ms. */
+export async function batchWrite(client: DynamoDBClient, tableName: string, items: Array<Record<string, unknown>>, concurrency: number): Promise<number> {
+  const db = documentClient(client);
+  const t0 = performance.now();
+  await pool(batches(items, 25), concurrency, async (chunk) => {
+    type Request = Record<string, Array<{ PutRequest: { Item: Record<string, unknown> } }>>;
+    let request: Request | undefined = { [tableName]: chunk.map((Item) => ({ PutRequest: { Item } })) };
+    for (let attempt = 0; request && (request[tableName]?.length ?? 0) > 0; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
+      const out = await db.send(new BatchWriteCommand({ RequestItems: request }));
+      request = out.UnprocessedItems as Request | undefined;
+    }
+  });
+  return performance.now() - t0;
+}
+
+/** The machine's load averages (1, 5, 15 min), for the report: other work on the machine skews every figure. */
+export const loadavg = () => os.loadavg().map((l) => l.toFixed(1)).join(' / ');
 
 /** Runs `worker` over `items` with at most `concurrency` in flight. */
 export async function pool<T>(items: ReadonlyArray<T>, concurrency: number, worker: (item: T) => Promise<void>): Promise<void> {

@@ -52,7 +52,15 @@ export function jsonBody<S extends z.ZodType>(event: APIGatewayProxyEvent, schem
   return parsed.data;
 }
 
-export const pathParam = (event: APIGatewayProxyEvent, name: string): string => decodeURIComponent(event.pathParameters?.[name] ?? '');
+/** A path parameter, percent-decoded; a malformed encoding is the client's 400, not our 500. */
+export function pathParam(event: APIGatewayProxyEvent, name: string): string {
+  const raw = event.pathParameters?.[name] ?? '';
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw badRequest('invalid_path', `the ${name} in the path is not valid percent-encoding`);
+  }
+}
 
 /**
  * Wraps a route: a LedgerError becomes its problem document; anything else is logged and becomes a 500

@@ -60,38 +60,41 @@ export async function ingestRecords(raw: ReadonlyArray<unknown>, principal: Prin
     for (const f of group.slice(1)) followers.push({ follower: f, primary: group[0]! });
   }
 
-  // References: to a record of the right kind, stored already or valid in this same request. A record
-  // rejected for its references can make others dangle, so repeat until nothing changes.
+  // References: to a record of the right kind, stored already or accepted in this same request. Writes
+  // go in waves (sources, then events, then claims and persons: the direction references point), and a
+  // record is checked just before its wave, against what earlier waves really wrote: a record that cites
+  // one rejected at validation or at write time is rejected too.
+  const live = new Map(primaries.map((c) => [c.record.id, c]));
   const external = new Set<string>();
-  for (const c of primaries) for (const ref of listReferences(c.record)) if (!byId.has(ref.id)) external.add(ref.id);
+  for (const c of primaries) for (const ref of listReferences(c.record)) if (!live.has(ref.id)) external.add(ref.id);
   const stored = await deps.records.getHeads([...external]);
-  let live = new Map(primaries.map((c) => [c.record.id, c]));
-  for (let changed = true; changed; ) {
-    changed = false;
-    for (const c of [...live.values()]) {
+  const waves: RecordKind[][] = [['source'], ['event'], ['claim', 'person']];
+  for (const wave of waves) {
+    const batch = primaries.filter((c) => wave.includes(c.record.kind));
+    const ready: Candidate[] = [];
+    for (const c of batch) {
       const errors: FieldError[] = [];
       for (const ref of listReferences(c.record)) {
         const inBatch = live.get(ref.id);
         const head = stored.get(ref.id);
-        const ok = inBatch ? inBatch.record.kind === ref.target : head !== undefined && head.kind === ref.target && !head.retracted;
-        if (!ok) {
-          const why = inBatch || head ? (head?.retracted ? 'is retracted' : `is not a ${ref.target}`) : 'is neither stored nor valid in this request';
-          errors.push({ path: ref.pointer, code: 'unknown_reference', message: `"${ref.id}" ${why}` });
-        }
+        let why: string | undefined;
+        if (inBatch) {
+          const outcome = results[inBatch.index];
+          if (inBatch.record.kind !== ref.target) why = `is not a ${ref.target}`;
+          else if (!outcome || outcome.status === 'rejected') why = 'was rejected in this request';
+        } else if (!head) why = 'is neither stored nor valid in this request';
+        else if (head.kind !== ref.target) why = `is not a ${ref.target}`;
+        else if (head.retracted) why = 'is retracted';
+        if (why) errors.push({ path: ref.pointer, code: 'unknown_reference', message: `"${ref.id}" ${why}` });
       }
-      if (errors.length > 0) {
-        results[c.index] = rejected(c.index, errors, c.record.id, c.record.kind);
-        live.delete(c.record.id);
-        changed = true;
-      }
+      if (errors.length > 0) results[c.index] = rejected(c.index, errors, c.record.id, c.record.kind);
+      else ready.push(c);
     }
+    const worker = async () => {
+      for (let c = ready.shift(); c; c = ready.shift()) results[c.index] = await writeOne(c, principal, deps);
+    };
+    await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, ready.length) }, worker));
   }
-
-  const queue = [...live.values()];
-  const worker = async () => {
-    for (let c = queue.shift(); c; c = queue.shift()) results[c.index] = await writeOne(c, principal, deps);
-  };
-  await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, queue.length) }, worker));
 
   for (const { follower, primary } of followers) {
     const p = results[primary.index]!;

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ObjectStore } from '../../pipeline/ports.ts';
 import { publishRelease, type PublishDeps } from '../../pipeline/publish-release.ts';
-import { catalog, fetchObject, listKeys, ndjsonGz, only, publishOk, snapshot, source, submitOk, verifyRelease, type Json, type VerifiedRelease } from '../support/release.ts';
+import { catalog, fetchObject, listKeys, ndjsonGz, only, publishOk, sha256, snapshot, source, submitOk, verifyRelease, type Json, type VerifiedRelease } from '../support/release.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
 /** The real store, except that every put after the first `okPuts` throws. */
@@ -87,6 +87,7 @@ async function repairPublish(clock: PublishDeps['clock'], leftBehind: string[], 
   expect(leftBehind).not.toContain(version);
   const rel = await verifyRelease(stack, version);
   expect(rel.manifest.previous_version).toBe(before.latest);
+  expect(rel.manifest.previous_manifest_sha256).toBe(sha256(await fetchObject(stack.publicBaseUrl, before.latest_manifest)));
   const changes = ndjsonGz(rel.files.get('json/changes.ndjson.gz')!);
   expect(changes.map((c: Json) => [c.op, c.id])).toEqual([['add', addedId]]);
   const after = (await catalog(stack)).value;

@@ -293,6 +293,6 @@ describe('outputs', () => {
     expect(Object.keys(template.findOutputs(name))).toEqual([name]);
   });
   it('the public base URL is the bucket virtual-hosted URL', () => {
-    expect(template.findOutputs('PublicBaseUrl').PublicBaseUrl.Value).toEqual({ 'Fn::Join': ['', [`https://${BUCKET}.s3.eu-west-1.`, { Ref: 'AWS::URLSuffix' }]] });
+    expect(template.findOutputs('PublicBaseUrl').PublicBaseUrl!.Value).toEqual({ 'Fn::Join': ['', [`https://${BUCKET}.s3.eu-west-1.`, { Ref: 'AWS::URLSuffix' }]] });
   });
 });

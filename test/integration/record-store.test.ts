@@ -158,82 +158,81 @@ describe('DynamoDbRecordStore', () => {
     // The audit entries are not revisions and not heads.
     expect(await a.records.listRevisions(id)).toHaveLength(12);
   });
-
-  it('getHeads reads more than 100 ids (in batches), ignoring missing and repeated ids', async () => {
-    const ids = Array.from({ length: 160 }, (_, i) => uid(`gh${i}`));
-    await pool(ids, 16, async (id) => expect(await a.records.writeRevision(head(id, 1, 1, content(id, `title ${id}`)), rev(id, 1))).toBe(true));
-    const missing = Array.from({ length: 20 }, () => uid('nope'));
-    const asked = [...ids, ...missing, ...ids.slice(0, 30)];
-    const found = await a.records.getHeads(asked);
-    expect(found.size).toBe(160);
-    for (const id of ids) expect(title(found.get(id)!.content)).toBe(`title ${id}`);
-    for (const id of missing) expect(found.has(id)).toBe(false);
-    expect((await a.records.getHeads([])).size).toBe(0);
-  });
 });
 
-describe('DynamoDbRecordStore.scanHeads', () => {
-  it('with 4 segments returns every head exactly once, no revision/audit/key/lease items, over several pages', async () => {
-    // A table of its own, so the count is exact.
-    const table = `scan-heads-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-    const s = createAdapters({ tableName: table, bucketName: 'unused', dynamodb: dynamodbClientConfig(inject('dynamodbEndpoint')) });
-    try {
-      await ensureTable(s.dynamodb, table);
-      const big = 'x'.repeat(6_000);
-      const ids = Array.from({ length: 300 }, (_, i) => `scan-${String(i).padStart(4, '0')}`);
-      // Each record: a ~12 KB head (content + approved) and a ~6 KB revision → ~6 MB, many 1 MB scan pages.
-      await pool(ids, 24, async (id) => {
-        const c = content(id, 'scan', { restricted: { notes: big } });
-        expect(await s.records.writeRevision(head(id, 1, 1, c), rev(id, 1, c))).toBe(true);
-      });
-      // A second revision and an audit entry for some, plus key and lease items beside them.
-      await pool(ids.slice(0, 20), 16, async (id) => {
-        const c = content(id, 'scan 2', { restricted: { notes: big } });
-        expect(await s.records.writeRevision(head(id, 2, 2, c), rev(id, 2, c))).toBe(true);
-        expect(await s.records.updateHead(head(id, 2, 3, c), { id, action: 'approve', revision: 2, by: 'key_x', at: T0 })).toBe(true);
-      });
-      expect(await s.keys.putKey(apiKey(uid('key'), uid('hash')))).toBe(true);
-      expect(await s.leases.acquire('publish', 'me', 60_000, new Date())).toBe(true);
-      let items = 0;
-      let rawPages = 0;
-      let start: Record<string, unknown> | undefined;
-      do {
-        const raw = await documentClient(s.dynamodb).send(new ScanCommand({ TableName: table, Select: 'COUNT', ConsistentRead: true, ExclusiveStartKey: start }));
-        items += raw.Count ?? 0;
-        rawPages += 1;
-        start = raw.LastEvaluatedKey;
-      } while (start);
-      // 300 heads + 320 revisions + 20 audit entries + 2 key items + 1 lease.
-      expect(items).toBe(643);
-      expect(rawPages).toBeGreaterThan(4);
+describe('DynamoDbRecordStore over many records: getHeads and scanHeads', () => {
+  // A table of its own, so counts are exact: 300 records with big contents (a ~12 KB head holding content
+  // and approved, a ~6 KB revision): ~5.5 MB, several 1 MB scan pages per segment.
+  const table = `many-heads-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  const ids = Array.from({ length: 300 }, (_, i) => `many-${String(i).padStart(4, '0')}`);
+  const big = 'x'.repeat(6_000);
+  let s: Adapters;
+  beforeAll(async () => {
+    s = createAdapters({ tableName: table, bucketName: 'unused', dynamodb: dynamodbClientConfig(inject('dynamodbEndpoint')) });
+    await ensureTable(s.dynamodb, table);
+    await pool(ids, 24, async (id) => {
+      const c = content(id, `title ${id}`, { restricted: { notes: big } });
+      expect(await s.records.writeRevision(head(id, 1, 1, c), rev(id, 1, c))).toBe(true);
+    });
+    // A second revision and an audit entry for some, plus key and lease items beside them.
+    await pool(ids.slice(0, 20), 16, async (id) => {
+      const c = content(id, `title ${id} v2`, { restricted: { notes: big } });
+      expect(await s.records.writeRevision(head(id, 2, 2, c), rev(id, 2, c))).toBe(true);
+      expect(await s.records.updateHead(head(id, 2, 3, c), { id, action: 'approve', revision: 2, by: 'key_x', at: T0 })).toBe(true);
+    });
+    expect(await s.keys.putKey(apiKey(uid('key'), uid('hash')))).toBe(true);
+    expect(await s.leases.acquire('publish', 'me', 60_000, new Date())).toBe(true);
+  });
+  afterAll(() => {
+    s?.dynamodb.destroy();
+    s?.s3.destroy();
+  });
 
-      const seen: string[] = [];
-      let pages = 0;
-      for await (const page of s.records.scanHeads(4)) {
-        pages += 1;
-        expect(page.length).toBeGreaterThan(0);
-        for (const h of page) {
-          expect(h.content.kind).toBe('source');
-          expect(typeof h.version).toBe('number');
-          seen.push(h.id);
-        }
+  it('the table holds the heads beside revisions, audit, key and lease items, over several raw scan pages', async () => {
+    let items = 0;
+    let rawPages = 0;
+    let start: Record<string, unknown> | undefined;
+    do {
+      const raw = await documentClient(s.dynamodb).send(new ScanCommand({ TableName: table, Select: 'COUNT', ConsistentRead: true, ExclusiveStartKey: start }));
+      items += raw.Count ?? 0;
+      rawPages += 1;
+      start = raw.LastEvaluatedKey;
+    } while (start);
+    // 300 heads + 320 revisions + 20 audit entries + 2 key items + 1 lease.
+    expect(items).toBe(643);
+    expect(rawPages).toBeGreaterThan(4);
+  });
+
+  it('getHeads reads more than 100 ids (in batches), ignoring missing and repeated ids', async () => {
+    const missing = Array.from({ length: 20 }, () => uid('nope'));
+    const asked = [...missing.slice(0, 10), ...ids, ...missing.slice(10), ...ids.slice(0, 30)];
+    const found = await s.records.getHeads(asked);
+    expect(found.size).toBe(300);
+    for (const id of ids) expect(title(found.get(id)!.content)).toBe(id < 'many-0020' ? `title ${id} v2` : `title ${id}`);
+    for (const id of missing) expect(found.has(id)).toBe(false);
+    expect((await s.records.getHeads([])).size).toBe(0);
+  });
+
+  it('scanHeads with 4 segments returns every head exactly once, no other items, over more pages than segments', async () => {
+    const seen = new Map<string, RecordHead>();
+    let pages = 0;
+    let count = 0;
+    for await (const page of s.records.scanHeads(4)) {
+      pages += 1;
+      expect(page.length).toBeGreaterThan(0);
+      for (const h of page) {
+        count += 1;
+        expect(h.content.kind).toBe('source');
+        expect(typeof h.version).toBe('number');
+        seen.set(h.id, h);
       }
-      expect(pages).toBeGreaterThan(4);
-      expect(seen).toHaveLength(300);
-      expect(new Set(seen).size).toBe(300);
-      expect([...seen].sort()).toEqual(ids);
-      // The second-revision heads come back as their latest version.
-      const some = [];
-      for await (const page of s.records.scanHeads(4)) some.push(...page.filter((h) => h.id === ids[0]));
-      expect(some).toEqual([expect.objectContaining({ id: ids[0], revision: 2, version: 3 })]);
-      // One segment sees them all too.
-      let one = 0;
-      for await (const page of s.records.scanHeads(1)) one += page.length;
-      expect(one).toBe(300);
-    } finally {
-      s.dynamodb.destroy();
-      s.s3.destroy();
     }
+    expect(pages).toBeGreaterThan(4);
+    expect(count).toBe(300);
+    expect([...seen.keys()].sort()).toEqual(ids);
+    // Heads come back as stored: the latest version, contents parsed.
+    expect(seen.get(ids[0]!)).toMatchObject({ id: ids[0], revision: 2, version: 3, approved_revision: 2 });
+    expect(seen.get(ids[299]!)).toEqual(head(ids[299]!, 1, 1, content(ids[299]!, `title ${ids[299]}`, { restricted: { notes: big } })));
   });
 
   it('an empty table yields nothing', async () => {
