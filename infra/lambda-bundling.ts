@@ -12,13 +12,13 @@ export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
  *
  * DuckDB is a native library (@duckdb/node-bindings-<os>-<cpu>/duckdb.node + libduckdb.so) that esbuild
  * cannot bundle, so `@duckdb/node-api` stays external and has to be in the asset's node_modules/.
- * `bundling.nodeModules` would do that with `npm ci` inside the asset folder, but (measured here) that
- * fails offline and needs the registry, and with this lock file it fails even online: the lock records
- * only the linux-x64 bindings, so npm ci refuses the lock as out of sync. Docker bundling is not
- * available either. What works offline is copying the packages npm already installed, exactly the
- * lock file's versions, from node_modules/ into the asset after esbuild ran. The machine that
- * synthesizes has the linux-x64 binding, so the publish functions run on x86_64 (the API functions
- * are plain JavaScript and run on arm64).
+ * `bundling.nodeModules` would do that with `npm ci` inside the asset folder during synth, which
+ * (measured here) fails with this lock file whatever the network: the lock records only the linux-x64
+ * bindings, so npm ci refuses it as out of sync; with a complete lock it would still download from the
+ * registry at every synth. Docker bundling is not available either. What works offline is copying the
+ * packages npm already installed (exactly the lock file's versions) from node_modules/ into the asset
+ * after esbuild ran. The installed binding is linux-x64, so the publish functions run on x86_64; the
+ * API functions are plain JavaScript and run on arm64.
  */
 export const PUBLISH_ARCHITECTURE = Architecture.X86_64;
 const DUCKDB_ENTRY = '@duckdb/node-api';
