@@ -1,4 +1,10 @@
-import { MAX_BODY_BYTES, MAX_RECORDS } from '../pipeline/parse-submission.ts';
+import { MAX_RECORDS } from '../pipeline/parse-submission.ts';
+
+/**
+ * Bytes per batch: under the API's 5 MiB so that, base64-encoded by API Gateway (×4/3), a batch stays
+ * under Lambda's 6 MB request payload limit in AWS.
+ */
+export const BATCH_BYTES = 4 * 1024 * 1024;
 import type { SubmitResult } from '../schemas/api.ts';
 import { progressBar } from './progress.ts';
 import { readRecordFiles, type SourcedRecord } from './validate.ts';
@@ -23,14 +29,14 @@ export interface SubmitSummary {
   rejections: Array<{ file: string; line: number; id?: string; path: string; code: string; message: string }>;
 }
 
-/** Splits records into batches of at most `size` records and 5 MiB of NDJSON, keeping file order. */
+/** Splits records into batches of at most `size` records and BATCH_BYTES of NDJSON, keeping file order. */
 export function toBatches(records: ReadonlyArray<SourcedRecord>, size: number): SourcedRecord[][] {
   const batches: SourcedRecord[][] = [];
   let current: SourcedRecord[] = [];
   let bytes = 0;
   for (const r of records) {
     const len = Buffer.byteLength(JSON.stringify(r.value)) + 1;
-    if (current.length > 0 && (current.length >= size || bytes + len > MAX_BODY_BYTES)) {
+    if (current.length > 0 && (current.length >= size || bytes + len > BATCH_BYTES)) {
       batches.push(current);
       current = [];
       bytes = 0;

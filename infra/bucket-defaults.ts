@@ -24,6 +24,8 @@ export interface PublicReadBucketProps {
   bucketName: string;
   /** Object keys or key patterns (`releases/*`) that anyone may GET; nothing else is public. */
   publicKeys: readonly string[];
+  /** Key prefixes (`releases/`) anyone may LIST: Athena needs s3:ListBucket on a table's location. */
+  publicListPrefixes?: readonly string[];
   cors?: s3.CorsRule[];
   lifecycleRules?: s3.LifecycleRule[];
 }
@@ -31,7 +33,8 @@ export interface PublicReadBucketProps {
 /**
  * The ONE place where a bucket is made public, on purpose: the secure defaults, except that a bucket
  * policy may grant anonymous access (ACLs stay blocked and disabled), and that policy grants only
- * s3:GetObject on `publicKeys`. Listing stays private: readers start from catalog.json.
+ * s3:GetObject on `publicKeys`, and s3:ListBucket only under `publicListPrefixes` (Athena lists a table's
+ * location before reading it; everything listed there is public anyway).
  */
 export function publicReadBucket(scope: Construct, id: string, props: PublicReadBucketProps): s3.Bucket {
   const bucket = new s3.Bucket(
@@ -53,6 +56,18 @@ export function publicReadBucket(scope: Construct, id: string, props: PublicRead
       resources: props.publicKeys.map((key) => bucket.arnForObjects(key)),
     }),
   );
+  if (props.publicListPrefixes && props.publicListPrefixes.length > 0) {
+    bucket.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'AnonymousListOfPublishedPrefixes',
+        effect: Effect.ALLOW,
+        principals: [new AnyPrincipal()],
+        actions: ['s3:ListBucket'],
+        resources: [bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': props.publicListPrefixes.map((p) => `${p}*`) } },
+      }),
+    );
+  }
   return bucket;
 }
 

@@ -55,6 +55,7 @@ export class StatefulStack extends Stack {
     publicReadBucket(this, 'PublicBucket', {
       bucketName: storage.publicBucketName,
       publicKeys: PUBLISHED_KEYS,
+      publicListPrefixes: ['releases/', 'latest/'],
       // Browsers and DuckDB-WASM read Parquet with ranged GETs (and HEAD for the size) from any origin.
       cors: [
         {

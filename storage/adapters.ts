@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import type { Clock, KeyStore, LeaseStore, ObjectStore, ParquetWriter, RecordStore, ReleaseStateStore } from '../pipeline/ports.ts';
@@ -45,7 +46,8 @@ export function createAdapters(settings: AdapterSettings): Adapters {
     releases: new DynamoDbReleaseStateStore(db, settings.tableName),
     objects: new S3ObjectStore(s3, settings.bucketName),
     clock: systemClock,
-    openParquetWriter: () => DuckDbParquetWriter.open(),
+    // DuckDB spills to the OS temp dir: on Lambda the only writable place is /tmp.
+    openParquetWriter: () => DuckDbParquetWriter.open({ tempDirectory: tmpdir() }),
     dynamodb,
     s3,
     settings,

@@ -35,7 +35,9 @@ const glueTable = (name: string): Resource => resources(template, 'AWS::Glue::Ta
 const publicBucketId = () => resources(stateful, 'AWS::S3::Bucket').find(([, r]) => r.Properties.BucketName === BUCKET)![0];
 const publicBucketStatements = (): any[] =>
   resources(stateful, 'AWS::S3::BucketPolicy').find(([, r]) => r.Properties.Bucket.Ref === publicBucketId())![1].Properties.PolicyDocument.Statement;
-const anonymousAllows = () => publicBucketStatements().filter((s) => s.Effect === 'Allow' && (s.Principal === '*' || s.Principal?.AWS === '*'));
+const anonymousStatements = () => publicBucketStatements().filter((s) => s.Effect === 'Allow' && (s.Principal === '*' || s.Principal?.AWS === '*'));
+const anonymousAllows = () => anonymousStatements().filter((s) => [s.Action].flat().includes('s3:GetObject'));
+const anonymousLists = () => anonymousStatements().filter((s) => [s.Action].flat().includes('s3:ListBucket'));
 /** `arn:aws:s3:::bucket/key` as CloudFormation renders it: [GetAtt bucket Arn, "/key"]. */
 const objectKeyOf = (arn: any): string => (arn['Fn::Join'][1][1] as string).replace(/^\//, '');
 const roleStatementsOf = (fn: Resource): any[] => {
@@ -113,8 +115,11 @@ describe('stateful stack: the public bucket', () => {
   it('lets anyone GET only the published keys', () => {
     expect(anonymousAllows().flatMap((s) => [s.Resource].flat().map(objectKeyOf)).sort()).toEqual(PUBLISHED);
   });
-  it('grants anonymous callers nothing but s3:GetObject (no ListBucket)', () => {
-    expect(anonymousAllows().flatMap((s) => [s.Action].flat())).toEqual(['s3:GetObject']);
+  it('grants anonymous callers nothing but s3:GetObject and s3:ListBucket', () => {
+    expect(anonymousStatements().flatMap((s) => [s.Action].flat()).sort()).toEqual(['s3:GetObject', 's3:ListBucket']);
+  });
+  it('lets anyone list only the published prefixes (Athena lists a table location)', () => {
+    expect(anonymousLists().map((s) => s.Condition)).toEqual([{ StringLike: { 's3:prefix': ['releases/*', 'latest/*'] } }]);
   });
   it('never makes the whole bucket public', () => {
     expect(anonymousAllows().flatMap((s) => [s.Resource].flat().map(objectKeyOf))).not.toContain('*');
