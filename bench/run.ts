@@ -2,7 +2,7 @@
  * `npm run bench`: starts DynamoDB Local (in memory) and the local S3 server, runs the ingest and the
  * publish benchmarks, prints a summary of ratios against references measured in this same run, and
  * always stops the services. Environment: BENCH_N (both), BENCH_INGEST_N (default 5000),
- * BENCH_PUBLISH_N (default 20000), BENCH_ONLY=ingest|publish.
+ * BENCH_PUBLISH_N (default 20000), BENCH_ROUNDS (ingest rounds, default 2), BENCH_ONLY=ingest|publish.
  */
 import os from 'node:os';
 import { startLocalServices, type LocalServices } from '../local/services.ts';
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     services = await startLocalServices({ log: (l) => log(l) });
     if (only !== 'publish') {
       log(`ingest benchmark, N=${ingestN}`);
-      const r = await runIngestBench(services, { n: ingestN, log });
+      const r = await runIngestBench(services, { n: ingestN, rounds: envInt('BENCH_ROUNDS', 2), log });
       reports.push(r.report + `\nload average (1/5/15 min) after ingest: ${loadavg()}`);
       log(`ingest benchmark done: direct ${r.ratios.directPerRecord.toFixed(2)}× reference per record, ${r.ratios.directPerItem.toFixed(2)}× per item`);
     }

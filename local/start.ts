@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { SOFTWARE_NAME, SOFTWARE_VERSION, type AppContext } from '../functions/config.ts';
 import { LedgerError } from '../pipeline/errors.ts';
@@ -13,6 +14,15 @@ import { PrerequisiteError, dynamodbClientConfig, s3ClientConfig, startLocalServ
 export const EXAMPLE_FILE = fileURLToPath(new URL('../examples/records.ndjson', import.meta.url));
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
+
+/** True when nothing listens on 127.0.0.1:port (checked before starting anything, to fail fast). */
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
 
 /** The local stack's context: the same adapters as in AWS, pointed at the local servers. */
 export function localContext(cfg: LocalConfig, endpoints: { dynamodb: string; s3: string }): AppContext {
@@ -56,6 +66,10 @@ export async function runStart(env: NodeJS.ProcessEnv = process.env): Promise<nu
     cfg = localConfig(env);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
+    return 1;
+  }
+  if (!(await portIsFree(cfg.port))) {
+    process.stderr.write(`Port ${cfg.port} is already in use, so the API cannot start there: stop whatever is using it or set LEDGER_PORT to a free port, and run again.\n`);
     return 1;
   }
   say(`${SOFTWARE_NAME} ${SOFTWARE_VERSION}: starting on this machine (data in ${cfg.dataDir})`);
