@@ -5,7 +5,7 @@
  * store and (b) over HTTP through the local API server (POST /records, NDJSON, 1000 per request), then
  * the same records again (all unchanged: reads only). Every phase runs on a fresh, empty table of the
  * project's shape, so no phase pays for another's data. After a warm-up, every phase runs in each of
- * BENCH_ROUNDS rounds (default 2; even rounds in the reverse order), and the best round of each counts.
+ * BENCH_ROUNDS rounds (default 3; every second round in the reverse order), and the best round of each counts.
  */
 import { randomBytes } from 'node:crypto';
 import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
@@ -16,7 +16,7 @@ import { systemClock, type Principal, type RecordStore } from '../pipeline/ports
 import { documentClient, keys } from '../storage/dynamodb-table.ts';
 import type { SubmitResult } from '../schemas/api.ts';
 import { generateRecords, mixFor, validateSample } from './records.ts';
-import { MemoryRecordStore, TimedRecordStore, batchWrite, batches, benchContext, fmt, headItem, itemBytes, pool, revisionItem, table, type Endpoints, type Log } from './support.ts';
+import { MemoryRecordStore, TimedRecordStore, batchWrite, batches, benchContext, envInt, fmt, isMain, standalone, headItem, itemBytes, pool, revisionItem, table, type Endpoints, type Log } from './support.ts';
 
 export interface IngestBenchOptions {
   n: number;
@@ -80,7 +80,7 @@ export async function runIngestBench(endpoints: Endpoints, opts: IngestBenchOpti
   const { n, log } = opts;
   const batch = opts.batch ?? 1000;
   const refConcurrency = opts.refConcurrency ?? 16;
-  const rounds = opts.rounds ?? 2;
+  const rounds = opts.rounds ?? 3;
   const counts = mixFor(n);
   const records = generateRecords(counts);
   const checked = validateSample(records);
@@ -278,3 +278,6 @@ export async function runIngestBench(endpoints: Endpoints, opts: IngestBenchOpti
     httpRecordsPerSecond: rate(n, best('http')),
   };
 }
+
+// On its own: `node --import tsx bench/ingest.ts` (BENCH_N, default 5000; BENCH_ROUNDS, default 3).
+if (isMain(import.meta.url)) await standalone((endpoints, log) => runIngestBench(endpoints, { n: envInt('BENCH_N', 5000), rounds: envInt('BENCH_ROUNDS', 3), log }));

@@ -17,7 +17,7 @@ import { systemClock, type ObjectStore, type ParquetWriter, type Principal } fro
 import { flatRow, publishRelease } from '../pipeline/publish-release.ts';
 import { TABLES, TABLE_NAMES, duckType, type ColumnType, type TableName } from '../schemas/tables.ts';
 import { generateRecords, mixFor, validateSample } from './records.ts';
-import { MemoryRecordStore, RssSampler, TimedRecordStore, batchWrite, benchContext, fmt, headItem, mb, pool, revisionItem, table, type Endpoints, type Log } from './support.ts';
+import { MemoryRecordStore, RssSampler, TimedRecordStore, batchWrite, benchContext, envInt, fmt, isMain, standalone, headItem, mb, pool, revisionItem, table, type Endpoints, type Log } from './support.ts';
 
 export interface PublishBenchOptions {
   n: number;
@@ -137,6 +137,7 @@ export async function runPublishBench(endpoints: Endpoints, opts: PublishBenchOp
     // Time spent waiting for scan pages (DynamoDB) vs. the rest of the scan stage (our per-record work).
     const timedRecords = new TimedRecordStore(ctx.records);
     let lastReadLog = 0;
+    const rssBefore = process.memoryUsage().rss;
     const rss = new RssSampler();
     const p0 = performance.now();
     const result = await publishRelease(
@@ -212,7 +213,7 @@ export async function runPublishBench(endpoints: Endpoints, opts: PublishBenchOp
     const rows: string[][] = [
       stage('OURS publishRelease, end to end', publishMs, n),
       stage('  scan heads + redact + write row files', lastRead - p0, n),
-      stage(`    of which waiting for ${scanStats.calls - 1} scan pages`, scanStats.ms, timedRecords.scannedHeads),
+      stage(`    of which waiting for ${scanStats.calls - 1} scan pages (DynamoDB + SDK + item parse)`, scanStats.ms, timedRecords.scannedHeads),
       stage('    of which our per-record work', lastRead - p0 - scanStats.ms, n),
       stage('  changes + close row files (gzip flush)', parquetOpenAt - lastRead),
       stage('  Parquet stage (DuckDB writer, 6 tables)', parquetMs, allRows),
@@ -235,7 +236,7 @@ export async function runPublishBench(endpoints: Endpoints, opts: PublishBenchOp
       table(['phase', 'rows', 'seconds', 'rows/s'], rows),
       `RATIOS  publish total / DuckDB events reference = ${ratios.publishVsRefEvents.toFixed(2)};  Parquet stage / DuckDB events reference = ${ratios.parquetVsRefEvents.toFixed(2)}`,
       `        (like for like: events Parquet write / events reference = ${ratios.eventsParquetVsRefEvents.toFixed(2)}; Parquet stage / all-6-tables reference = ${ratios.parquetVsRefAll.toFixed(2)})`,
-      `Peak RSS of this process (sampled every 20 ms): during publish ${mb(peakRssPublish)}, during the DuckDB reference ${mb(peakRssReference)}; lifetime maxRSS ${mb(process.resourceUsage().maxRSS * 1024)}`,
+      `Peak RSS of this process (sampled every 20 ms; the bench itself holds the ${n} records and heads): ${mb(rssBefore)} before the publish, peak ${mb(peakRssPublish)} during it, during the DuckDB reference ${mb(peakRssReference)}; lifetime maxRSS ${mb(process.resourceUsage().maxRSS * 1024)}`,
       `Per table (flat NDJSON → Parquet):\n  ${perTable}`,
       `S3 puts: ${objects.puts}, ${(objects.putMs / 1000).toFixed(2)} s in all.`,
     ].join('\n');
@@ -257,3 +258,9 @@ export async function runPublishBench(endpoints: Endpoints, opts: PublishBenchOp
 }
 
 const RECORD_TABLES = ['sources', 'events', 'claims', 'persons'] as const;
+
+// On its own: `node --import tsx bench/publish.ts` (BENCH_N, default 20000; BENCH_LOADER=batch|writeRevision).
+if (isMain(import.meta.url)) {
+  const loader = process.env.BENCH_LOADER === 'writeRevision' ? 'writeRevision' : 'batch';
+  await standalone((endpoints, log) => runPublishBench(endpoints, { n: envInt('BENCH_N', 20000), loader, log }));
+}

@@ -2,7 +2,8 @@
  * `npm run bench`: starts DynamoDB Local (in memory) and the local S3 server, runs the ingest and the
  * publish benchmarks, prints a summary of ratios against references measured in this same run, and
  * always stops the services. Environment: BENCH_N (both), BENCH_INGEST_N (default 5000),
- * BENCH_PUBLISH_N (default 20000), BENCH_ROUNDS (ingest rounds, default 2), BENCH_ONLY=ingest|publish.
+ * BENCH_PUBLISH_N (default 20000), BENCH_ROUNDS (ingest rounds, default 3),
+ * BENCH_LOADER=batch|writeRevision (how the publish bench fills the store), BENCH_ONLY=ingest|publish.
  */
 import os from 'node:os';
 import { startLocalServices, type LocalServices } from '../local/services.ts';
@@ -28,13 +29,13 @@ async function main(): Promise<void> {
     services = await startLocalServices({ log: (l) => log(l) });
     if (only !== 'publish') {
       log(`ingest benchmark, N=${ingestN}`);
-      const r = await runIngestBench(services, { n: ingestN, rounds: envInt('BENCH_ROUNDS', 2), log });
+      const r = await runIngestBench(services, { n: ingestN, rounds: envInt('BENCH_ROUNDS', 3), log });
       reports.push(r.report + `\nload average (1/5/15 min) after ingest: ${loadavg()}`);
       log(`ingest benchmark done: direct ${r.ratios.directPerRecord.toFixed(2)}× reference per record, ${r.ratios.directPerItem.toFixed(2)}× per item`);
     }
     if (only !== 'ingest') {
       log(`publish benchmark, N=${publishN}`);
-      const r = await runPublishBench(services, { n: publishN, log });
+      const r = await runPublishBench(services, { n: publishN, loader: process.env.BENCH_LOADER === 'writeRevision' ? 'writeRevision' : 'batch', log });
       reports.push(r.report + `\nload average (1/5/15 min) after publish: ${loadavg()}`);
       log(`publish benchmark done: publish ${r.publishSeconds.toFixed(1)} s, ${r.ratios.publishVsRefEvents.toFixed(2)}× the DuckDB events reference`);
     }

@@ -5,12 +5,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DeleteTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { DeleteObjectCommand, DeleteBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { AppContext } from '../functions/config.ts';
 import { SOFTWARE_NAME, SOFTWARE_VERSION } from '../functions/config.ts';
-import { dynamodbClientConfig, s3ClientConfig } from '../local/services.ts';
+import { dynamodbClientConfig, s3ClientConfig, startLocalServices } from '../local/services.ts';
 import type { AuditEntry, RecordHead, RecordStore, RevisionEntry } from '../pipeline/ports.ts';
 import { createAdapters } from '../storage/adapters.ts';
 import { documentClient, ensureTable, keys } from '../storage/dynamodb-table.ts';
@@ -259,4 +261,27 @@ export function envInt(name: string, fallback: number): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${raw}"`);
   return n;
+}
+
+/** True when the module at `moduleUrl` is the script node was started with. */
+export const isMain = (moduleUrl: string) => process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(moduleUrl);
+
+/**
+ * Runs one benchmark on its own (`node --import tsx bench/ingest.ts`): local services started here and
+ * always stopped, the report printed, exit code 0 or 1.
+ */
+export async function standalone(run: (endpoints: Endpoints, log: Log) => Promise<{ report: string }>): Promise<void> {
+  const t0 = performance.now();
+  const log: Log = (line) => process.stdout.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
+  const services = await startLocalServices({ log });
+  try {
+    const { report } = await run(services, log);
+    process.stdout.write(`\n${report}\nload average (1/5/15 min): ${loadavg()} on ${os.availableParallelism()} cores\n`);
+    process.exitCode = 0;
+  } catch (err) {
+    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  } finally {
+    await services.stop();
+  }
 }

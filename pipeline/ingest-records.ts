@@ -67,7 +67,8 @@ export async function ingestRecords(raw: ReadonlyArray<unknown>, principal: Prin
   const live = new Map(primaries.map((c) => [c.record.id, c]));
   const external = new Set<string>();
   for (const c of primaries) for (const ref of listReferences(c.record)) if (!live.has(ref.id)) external.add(ref.id);
-  const stored = await deps.records.getHeads([...external]);
+  // One batched read for every head the request touches: its references and the records it writes.
+  const stored = await deps.records.getHeads([...external, ...live.keys()]);
   const waves: RecordKind[][] = [['source'], ['event'], ['claim', 'person']];
   for (const wave of waves) {
     const batch = primaries.filter((c) => wave.includes(c.record.kind));
@@ -91,7 +92,7 @@ export async function ingestRecords(raw: ReadonlyArray<unknown>, principal: Prin
       else ready.push(c);
     }
     const worker = async () => {
-      for (let c = ready.shift(); c; c = ready.shift()) results[c.index] = await writeOne(c, principal, deps);
+      for (let c = ready.shift(); c; c = ready.shift()) results[c.index] = await writeOne(c, principal, deps, stored.get(c.record.id));
     };
     await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, ready.length) }, worker));
   }
@@ -105,10 +106,14 @@ export async function ingestRecords(raw: ReadonlyArray<unknown>, principal: Prin
   return { accepted, rejected: final.length - accepted, results: final };
 }
 
-async function writeOne(c: Candidate, principal: Principal, deps: IngestDeps): Promise<SubmitResultItem> {
+/**
+ * Writes one record. The first attempt uses the head read in the request's batched read; the version
+ * condition on the write catches any change since, and the retry then reads the head afresh.
+ */
+async function writeOne(c: Candidate, principal: Principal, deps: IngestDeps, prefetched: RecordHead | undefined): Promise<SubmitResultItem> {
   const { id, kind } = c.record;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const head = await deps.records.getHead(id);
+    const head = attempt === 0 ? prefetched : await deps.records.getHead(id);
     if (head && head.kind !== kind) {
       return rejected(c.index, [{ path: '/id', code: 'id_taken', message: `the id "${id}" belongs to a ${head.kind} record; ids are unique across kinds` }], id, kind);
     }

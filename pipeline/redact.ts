@@ -36,7 +36,9 @@ export function publicRecord(head: RecordHead, firstPublished: string): PublicRe
   if (head.retracted || head.approved_revision === undefined || !head.approved) return undefined;
   const content = head.approved as unknown as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  for (const field of PUBLISHED_FIELDS[head.kind]) if (content[field] !== undefined) out[field] = structuredClone(content[field]);
+  // `approved` is parsed afresh from the store for every head, so its values need no copy; nested
+  // objects that are redacted (location) are rebuilt below, never edited in place.
+  for (const field of PUBLISHED_FIELDS[head.kind]) if (content[field] !== undefined) out[field] = content[field];
   out.id = head.id;
   out.kind = head.kind;
   if (head.kind === 'person') {

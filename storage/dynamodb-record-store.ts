@@ -35,9 +35,12 @@ export class DynamoDbRecordStore implements RecordStore {
   async getHeads(ids: ReadonlyArray<string>): Promise<Map<string, RecordHead>> {
     const found = new Map<string, RecordHead>();
     const unique = [...new Set(ids)];
-    for (let i = 0; i < unique.length; i += 100) {
+    const chunks: string[][] = [];
+    for (let i = 0; i < unique.length; i += 100) chunks.push(unique.slice(i, i + 100));
+    // BatchGetItem takes 100 keys; a few requests in flight at once, unprocessed keys retried with backoff.
+    const readChunk = async (chunk: string[]) => {
       let request: Record<string, { Keys: Item[]; ConsistentRead: boolean }> | undefined = {
-        [this.table]: { Keys: unique.slice(i, i + 100).map((id) => keys.head(id)), ConsistentRead: true },
+        [this.table]: { Keys: chunk.map((id) => keys.head(id)), ConsistentRead: true },
       };
       for (let attempt = 0; request && Object.keys(request).length > 0; attempt++) {
         if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
@@ -48,7 +51,11 @@ export class DynamoDbRecordStore implements RecordStore {
         }
         request = out.UnprocessedKeys as typeof request;
       }
-    }
+    };
+    const queue = [...chunks];
+    await Promise.all(Array.from({ length: Math.min(4, queue.length) }, async () => {
+      for (let c = queue.shift(); c; c = queue.shift()) await readChunk(c);
+    }));
     return found;
   }
 
