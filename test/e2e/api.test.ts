@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logger } from '../../functions/logger.ts';
 import { sha256Hex } from '../../pipeline/canonical.ts';
 import { call, startTestStack, type TestStack } from '../support/stack.ts';
+import { claim, event, person, source, type Rec } from '../support/release.ts';
 
 type Res = Awaited<ReturnType<typeof call>>;
-type Rec = Record<string, unknown>;
 
 let stack: TestStack;
 /** Two contributors (keys made through POST /keys) and their key ids. */
@@ -41,30 +41,7 @@ function expectProblem(r: Res, status: number, code?: string): void {
 
 const uid = (prefix: string) => `${prefix}-${randomBytes(5).toString('hex')}`;
 
-const source = (id: string, extra: Rec = {}): Rec => ({ id, kind: 'source', title: `Report ${id}`, publisher: 'Iran Human Rights', publisher_type: 'ngo', ...extra });
-const event = (id: string, sourceIds: string[], extra: Rec = {}): Rec => ({
-  id,
-  kind: 'event',
-  event_type: 'protest',
-  date_start: '2026-01-08',
-  location: { admin1: 'Tehran' },
-  description: `Protest ${id}`,
-  source_ids: sourceIds,
-  ...extra,
-});
-const claim = (id: string, sourceIds: string[], extra: Rec = {}): Rec => ({
-  id,
-  kind: 'claim',
-  metric: 'killed',
-  value: { best: 12 },
-  qualifier: 'at_least',
-  claimant: 'Iran Human Rights',
-  claimant_type: 'ngo',
-  period_start: '2026-01-01',
-  source_ids: sourceIds,
-  ...extra,
-});
-const person = (id: string, sourceIds: string[], extra: Rec = {}): Rec => ({ id, kind: 'person', fate: 'detained', source_ids: sourceIds, ...extra });
+// Record builders are shared with the publish tests (test/support/release.ts).
 
 const submit = (key: string, records: unknown[]) => req('POST', '/records', { key, json: { records } });
 const submitRaw = (key: string, body: string | Uint8Array, contentType = 'application/json') => req('POST', '/records', { key, body, contentType });
