@@ -99,6 +99,12 @@ export class MemoryRecordStore implements RecordStore {
     return this.revisions.filter((r) => r.id === id);
   }
   async ping(): Promise<void> {}
+  async markFirstPublished(entries: ReadonlyArray<{ id: string; release: string }>): Promise<void> {
+    for (const e of entries) {
+      const head = this.heads.get(e.id);
+      if (head && head.first_published === undefined) head.first_published = e.release;
+    }
+  }
   async listAudit(): Promise<AuditEntry[]> {
     return [];
   }
@@ -171,6 +177,9 @@ export class TimedRecordStore implements RecordStore {
   }
   ping() {
     return this.inner.ping();
+  }
+  markFirstPublished(entries: ReadonlyArray<{ id: string; release: string }>) {
+    return this.time('markFirstPublished', () => this.inner.markFirstPublished(entries));
   }
   listAudit(id: string) {
     return this.inner.listAudit(id);

@@ -148,6 +148,7 @@ async function writeOne(c: Candidate, principal: Principal, deps: IngestDeps, pr
       approved: approved ? c.content : head?.approved,
       approved_updated_at: approved ? now : head?.approved_updated_at,
       retracted: false,
+      first_published: head?.first_published,
     };
     const written = await deps.records.writeRevision(next, {
       id,

@@ -32,6 +32,8 @@ export interface RecordHead {
   approved_updated_at?: string;
   retracted: boolean;
   retraction?: { reason: string; at: string; by: string };
+  /** The release the record first appeared in; set by the publisher after that release is out. */
+  first_published?: string;
 }
 
 /** One immutable revision: the audit trail of what changed, who and when. */
@@ -70,6 +72,11 @@ export interface RecordStore {
   /** Replaces the head (review, retraction) with an audit entry, on the same condition. */
   updateHead(head: RecordHead, audit: AuditEntry): Promise<boolean>;
   listRevisions(id: string): Promise<RevisionEntry[]>;
+  /**
+   * Records the release each record first appeared in, where not yet recorded. It does not touch the
+   * head's version: it is a fact about the bucket, not an edit of the record.
+   */
+  markFirstPublished(entries: ReadonlyArray<{ id: string; release: string }>): Promise<void>;
   /** Throws unless the store answers. */
   ping(): Promise<void>;
   listAudit(id: string): Promise<AuditEntry[]>;

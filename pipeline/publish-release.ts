@@ -183,6 +183,7 @@ async function build(deps: PublishDeps, opts: PublishOptions, work: string, asse
   const retracted = new Map<string, string>();
   const referenced = new Map<string, { from: string; pointer: string; target: string }>();
   const tolls: TollBar[] = [];
+  const unmarked: Array<{ id: string; release: string }> = [];
   const emit = async (table: TableName, rec: Record<string, unknown>) => {
     await nested[table].write(JSON.stringify(rec));
     await flat[table].write(JSON.stringify(flatRow(rec, TABLES[table])));
@@ -206,6 +207,7 @@ async function build(deps: PublishDeps, opts: PublishOptions, work: string, asse
           if (value !== undefined) tolls.push({ claimant: pub.claimant as string, value, qualifier: pub.qualifier as string });
         }
         current.set(pub.id, { table, revision: pub.revision });
+        if (head.first_published !== pub.first_published) unmarked.push({ id: pub.id, release: pub.first_published });
         for (const ref of listReferences(pub as unknown as LedgerRecord)) if (!referenced.has(ref.id)) referenced.set(ref.id, { from: pub.id, pointer: ref.pointer, target: ref.target });
       }
       scanned += page.length;
@@ -223,6 +225,7 @@ async function build(deps: PublishDeps, opts: PublishOptions, work: string, asse
     }
     if (changes.length === 0) {
       await closeSinks();
+      await deps.records.markFirstPublished(unmarked);
       return { published: false, reason: 'no changes' };
     }
     checkQualityGates(current, referenced, changes, previous, opts.maxDropShare ?? 0.01);
@@ -321,6 +324,8 @@ async function build(deps: PublishDeps, opts: PublishOptions, work: string, asse
   await deps.objects.put('index.html', Buffer.from(landingPage(catalog, tolls, TITLE)), { contentType: 'text/html; charset=utf-8', cacheControl: MUTABLE });
   await deps.objects.put('catalog.json', Buffer.from(JSON.stringify(catalog, null, 2) + '\n'), { contentType: 'application/json', cacheControl: 'no-cache' });
   await deps.releases.setLatest(version, sha256Hex(manifestBytes));
+  // For GET /records: the release each new record first appeared in (also heals any left unmarked).
+  await deps.records.markFirstPublished(unmarked);
   progress(`published ${version}: ${changeRows} changes`);
   return { published: true, version, manifest: `${deps.info.publicBaseUrl}/releases/${version}/manifest.json`, record_counts, changes: changeCounts };
 }

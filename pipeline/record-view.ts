@@ -13,6 +13,7 @@ export function recordView(head: RecordHead, principal: Principal): Record<strin
     created_at: head.created_at,
     updated_at: head.updated_at,
     approved_revision: head.approved_revision ?? null,
+    first_published: head.first_published ?? null,
     retracted: head.retracted,
   };
   if (head.retraction) view.retraction = { reason: head.retraction.reason, at: head.retraction.at };

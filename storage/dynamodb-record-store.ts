@@ -1,5 +1,5 @@
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, GetCommand, QueryCommand, ScanCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, GetCommand, QueryCommand, ScanCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
 import type { AuditEntry, RecordHead, RecordStore, RevisionEntry } from '../pipeline/ports.ts';
 import { keys } from './dynamodb-table.ts';
@@ -127,6 +127,28 @@ export class DynamoDbRecordStore implements RecordStore {
 
   async listRevisions(id: string): Promise<RevisionEntry[]> {
     return (await this.queryPrefix(id, 'REV#')).map(({ pk: _pk, sk: _sk, content, ...rest }) => ({ ...(rest as Omit<RevisionEntry, 'content'>), content: JSON.parse(content as string) }));
+  }
+
+  async markFirstPublished(entries: ReadonlyArray<{ id: string; release: string }>): Promise<void> {
+    const queue = [...entries];
+    const worker = async () => {
+      for (let e = queue.shift(); e; e = queue.shift()) {
+        try {
+          await this.db.send(
+            new UpdateCommand({
+              TableName: this.table,
+              Key: keys.head(e.id),
+              UpdateExpression: 'SET first_published = :r',
+              ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(first_published)',
+              ExpressionAttributeValues: { ':r': e.release },
+            }),
+          );
+        } catch (err) {
+          if (!(err instanceof ConditionalCheckFailedException)) throw err;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(16, queue.length) }, worker));
   }
 
   async ping(): Promise<void> {

@@ -40,3 +40,23 @@ describe('the hash chain is built only on the manifest that was published', () =
     expect(manifest.previous_manifest_sha256).toBe(createHash('sha256').update(original).digest('hex'));
   });
 });
+
+describe('first_published, the server field', () => {
+  it('is null before any release and then the release a record first appeared in, kept across updates', async () => {
+    const before = await call(stack, 'POST', '/records', { key: stack.editorKey, json: { records: [source('src-first-pub')] } });
+    expect(before.body.results[0].status).toBe('created');
+    expect((await call(stack, 'GET', '/records/source/src-first-pub', { key: stack.editorKey })).body.first_published).toBeNull();
+
+    const release = await call(stack, 'POST', '/publish', { key: stack.editorKey });
+    expect(release.body.published).toBe(true);
+    expect((await call(stack, 'GET', '/records/source/src-first-pub', { key: stack.editorKey })).body.first_published).toBe(release.body.version);
+
+    // An update keeps it; the next release carries the same value in its tables.
+    await call(stack, 'POST', '/records', { key: stack.editorKey, json: { records: [{ ...source('src-first-pub'), title: 'changed' }] } });
+    expect((await call(stack, 'GET', '/records/source/src-first-pub', { key: stack.editorKey })).body.first_published).toBe(release.body.version);
+    const next = await call(stack, 'POST', '/publish', { key: stack.editorKey });
+    expect(next.body.published).toBe(true);
+    const read = await call(stack, 'GET', '/records/source/src-first-pub', { key: stack.editorKey });
+    expect(read.body).toMatchObject({ revision: 2, title: 'changed', first_published: release.body.version });
+  });
+});
