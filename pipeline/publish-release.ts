@@ -201,10 +201,12 @@ async function build(deps: PublishDeps, opts: PublishOptions, work: string, asse
         const table = KIND_TABLE[pub.kind];
         await emit(table, pub);
         if (pub.kind === 'event') for (const actor of (pub.actors as object[] | undefined) ?? []) await emit('event_actors', { event_id: pub.id, ...actor });
-        if (pub.kind === 'claim' && pub.metric === 'killed' && pub.population === 'all' && tolls.length < 40) {
+        // Country-wide death tolls for the landing page's chart; a claim about one province or town is left out.
+        if (pub.kind === 'claim' && pub.metric === 'killed' && pub.population === 'all' && !(pub.area as { admin1?: string } | undefined)?.admin1 && tolls.length < 40) {
           const v = pub.value as { low?: number; best?: number; high?: number };
           const value = v.best ?? v.low ?? v.high;
-          if (value !== undefined) tolls.push({ claimant: pub.claimant as string, value, qualifier: pub.qualifier as string });
+          const period = pub.period_end && pub.period_end !== pub.period_start ? `${pub.period_start} – ${pub.period_end}` : `from ${pub.period_start}`;
+          if (value !== undefined) tolls.push({ claimant: pub.claimant as string, value, qualifier: pub.qualifier as string, period });
         }
         current.set(pub.id, { table, revision: pub.revision });
         if (head.first_published !== pub.first_published) unmarked.push({ id: pub.id, release: pub.first_published });
