@@ -125,6 +125,65 @@ async function fileFacts(path: string): Promise<{ bytes: number; sha256: string 
   return { bytes: (await stat(path)).size, sha256: hash.digest('hex') };
 }
 
+const contentTypeOf = (path: string): string =>
+  path.endsWith('.parquet')
+    ? 'application/vnd.apache.parquet'
+    : path.endsWith('.gz')
+      ? 'application/gzip'
+      : path.endsWith('.schema.json')
+        ? 'application/schema+json'
+        : path.endsWith('.json')
+          ? 'application/json'
+          : 'text/plain; charset=utf-8';
+
+/** Makes latest/ hold exactly `files` (paths relative to a release folder), then removes anything else there. */
+async function writeLatest(objects: ObjectStore, files: ReadonlyArray<{ path: string; read: () => Promise<Uint8Array> }>, assertLease: () => void): Promise<void> {
+  for (const f of files) {
+    assertLease();
+    await objects.put(`latest/${f.path}`, await f.read(), { contentType: contentTypeOf(f.path), cacheControl: MUTABLE });
+  }
+  const keep = new Set(files.map((f) => `latest/${f.path}`));
+  for await (const key of objects.list('latest/')) if (!keep.has(key)) await objects.delete(key);
+}
+
+/**
+ * latest/ must be the catalog's latest release. A publish that failed after refreshing latest/ but
+ * before writing the catalog leaves it holding a release that was never published (perhaps with a
+ * record retracted since): copy the catalog's release back over it.
+ */
+async function repairLatest(objects: ObjectStore, previous: PreviousRelease, assertLease: () => void, progress: (m: string) => void): Promise<void> {
+  const current = await objects.get('latest/manifest.json');
+  if (current && Buffer.compare(Buffer.from(current), Buffer.from(previous.manifestBytes)) === 0) return;
+  const base = `releases/${previous.version}/`;
+  const sums = await objects.get(`${base}SHA256SUMS`);
+  if (!sums) throw conflict('release_integrity', `${base}SHA256SUMS is missing: restore release ${previous.version} before publishing`);
+  const paths = [...Buffer.from(sums).toString('utf8').matchAll(/^[0-9a-f]{64} {2}(.+)$/gm)].map((m) => m[1]!);
+  progress(`latest/ does not match release ${previous.version}: restoring it`);
+  await writeLatest(
+    objects,
+    [...paths, 'SHA256SUMS'].map((path) => ({
+      path,
+      read: async () => {
+        const body = await objects.get(base + path);
+        if (!body) throw conflict('release_integrity', `${base}${path} is missing: restore release ${previous.version} before publishing`);
+        return body;
+      },
+    })),
+    assertLease,
+  );
+}
+
+/** Removes release folders that no catalog lists: what publishes that failed part-way left behind. */
+async function deleteOrphans(objects: ObjectStore, released: ReadonlySet<string>, progress: (m: string) => void): Promise<void> {
+  const orphans: string[] = [];
+  for await (const key of objects.list('releases/')) {
+    const version = key.split('/')[1] ?? '';
+    if (!released.has(version)) orphans.push(key);
+  }
+  for (const key of orphans) await objects.delete(key);
+  if (orphans.length > 0) progress(`removed ${orphans.length} objects of releases that were never published`);
+}
+
 /**
  * Publishes a release (PUBLISHING.md): under a lease, streams every head from the store, keeps the
  * approved, unretracted records in their redacted public form, computes the changes against the
@@ -163,12 +222,16 @@ async function build(deps: PublishDeps, opts: PublishOptions, work: string, asse
   const started = deps.clock.now();
   const previous = await readPrevious(deps.objects, deps.releases);
   let version = nextReleaseId(started, previous?.version);
-  // A publish that failed part-way may have left objects under its release id: never reuse that id.
+  // A publish that failed part-way may have left objects under its release id: never reuse that id (a
+  // cache may hold them), then remove what it left, which was never published, and put latest/ right.
   for (;;) {
     const leftovers = deps.objects.list(`releases/${version}/`)[Symbol.asyncIterator]();
     if ((await leftovers.next()).done) break;
     version = nextReleaseId(parseReleaseId(version), version);
   }
+  assertLease();
+  await deleteOrphans(deps.objects, new Set(previous?.catalog.versions.map((v) => v.version) ?? []), progress);
+  if (previous) await repairLatest(deps.objects, previous, assertLease, progress);
 
   const out = join(work, 'release');
   const rowsDir = join(work, 'rows');
@@ -254,7 +317,7 @@ async function build(deps: PublishDeps, opts: PublishOptions, work: string, asse
 
   // The manifest: exact bytes, hashes and rows for every resource.
   const resources: ManifestResource[] = [];
-  const files: Array<{ path: string; sha256: string; contentType: string }> = [];
+  const files: Array<{ path: string; sha256: string }> = [];
   const partRows = opts.partRows ?? 1_000_000;
   for (const t of TABLE_NAMES) {
     const n = parts[t]!.length;
@@ -263,18 +326,18 @@ async function build(deps: PublishDeps, opts: PublishOptions, work: string, asse
       const facts = await fileFacts(file);
       const rows = i < n - 1 ? partRows : flat[t].rows - partRows * (n - 1);
       resources.push({ name: i === 0 ? t : `${t}-part-${String(i).padStart(5, '0')}`, format: 'parquet', mediatype: 'application/vnd.apache.parquet', path, table: t, bytes: facts.bytes, hash: `sha256:${facts.sha256}`, rows, schema: tableSchema(TABLES[t]) });
-      files.push({ path, sha256: facts.sha256, contentType: 'application/vnd.apache.parquet' });
+      files.push({ path, sha256: facts.sha256 });
     }
   }
   for (const t of TABLE_NAMES) {
     const path = `json/${t}.ndjson.gz`;
     const facts = await fileFacts(join(out, path));
     resources.push({ name: `${t}-json`, format: 'ndjson', mediatype: 'application/x-ndjson', compression: 'gzip', path, table: t, bytes: facts.bytes, hash: `sha256:${facts.sha256}`, rows: nested[t].rows });
-    files.push({ path, sha256: facts.sha256, contentType: 'application/gzip' });
+    files.push({ path, sha256: facts.sha256 });
   }
   for (const kind of RECORD_KINDS) {
     const path = `schema/${kind}.schema.json`;
-    files.push({ path, sha256: (await fileFacts(join(out, path))).sha256, contentType: 'application/schema+json' });
+    files.push({ path, sha256: (await fileFacts(join(out, path))).sha256 });
   }
   const record_counts = Object.fromEntries(TABLE_NAMES.map((t) => [t, flat[t].rows])) as Record<TableName, number>;
   const changeCounts = { add: 0, modify: 0, delete: 0 };
@@ -296,24 +359,19 @@ async function build(deps: PublishDeps, opts: PublishOptions, work: string, asse
   };
   const manifestBytes = Buffer.from(JSON.stringify(manifest, null, 2) + '\n');
   await writeFile(join(out, 'manifest.json'), manifestBytes);
-  files.push({ path: 'manifest.json', sha256: sha256Hex(manifestBytes), contentType: 'application/json' });
+  files.push({ path: 'manifest.json', sha256: sha256Hex(manifestBytes) });
   const sums = [...files].sort((a, b) => (a.path < b.path ? -1 : 1)).map((f) => `${f.sha256}  ${f.path}\n`).join('');
   await writeFile(join(out, 'SHA256SUMS'), sums);
-  files.push({ path: 'SHA256SUMS', sha256: sha256Hex(sums), contentType: 'text/plain; charset=utf-8' });
+  files.push({ path: 'SHA256SUMS', sha256: sha256Hex(sums) });
 
   // 1. The release folder, never overwriting anything; manifest and SHA256SUMS last.
   for (const f of files) {
     assertLease();
-    await deps.objects.put(`releases/${version}/${f.path}`, await readFile(join(out, f.path)), { contentType: f.contentType, ifNoneMatch: true, cacheControl: IMMUTABLE });
+    await deps.objects.put(`releases/${version}/${f.path}`, await readFile(join(out, f.path)), { contentType: contentTypeOf(f.path), ifNoneMatch: true, cacheControl: IMMUTABLE });
   }
   progress(`wrote releases/${version}/ (${files.length} objects)`);
   // 2. latest/: the same tree, then stale parts of an older, larger release removed.
-  for (const f of files) {
-    assertLease();
-    await deps.objects.put(`latest/${f.path}`, await readFile(join(out, f.path)), { contentType: f.contentType, cacheControl: MUTABLE });
-  }
-  const keep = new Set(files.map((f) => `latest/${f.path}`));
-  for await (const key of deps.objects.list('latest/')) if (!keep.has(key)) await deps.objects.delete(key);
+  await writeLatest(deps.objects, files.map((f) => ({ path: f.path, read: () => readFile(join(out, f.path)) })), assertLease);
   // 3. Pointers for people and for Athena, then the catalog, last.
   const catalog: Catalog = {
     name: deps.info.datasetName,

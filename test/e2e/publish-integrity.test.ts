@@ -60,3 +60,43 @@ describe('first_published, the server field', () => {
     expect(read.body).toMatchObject({ revision: 2, title: 'changed', first_published: release.body.version });
   });
 });
+
+describe('a publish that failed after refreshing latest/', () => {
+  it('is undone by the next publish: latest/ is the catalog release again and the orphan folder is gone, so a retraction reaches latest/', async () => {
+    const { publishRelease } = await import('../../pipeline/publish-release.ts');
+    const failingCatalog = {
+      ...stack.ctx.objects,
+      put: async (key: string, body: Uint8Array, opts: Parameters<typeof stack.ctx.objects.put>[2]) => {
+        if (key === 'catalog.json') throw new Error('injected: the catalog write fails');
+        return stack.ctx.objects.put(key, body, opts);
+      },
+      get: (key: string) => stack.ctx.objects.get(key),
+      delete: (key: string) => stack.ctx.objects.delete(key),
+      list: (prefix: string) => stack.ctx.objects.list(prefix),
+      ping: () => stack.ctx.objects.ping(),
+    };
+    const person = { id: 'per-orphaned', kind: 'person', name: 'CANARY-ORPHAN-NAME', name_disclosure: 'public_record', fate: 'detained', source_ids: ['src-integrity-1'] };
+    expect((await call(stack, 'POST', '/records', { key: stack.editorKey, json: { records: [person] } })).body.results[0].status).toBe('created');
+    await expect(publishRelease({ ...stack.ctx, objects: failingCatalog }, {})).rejects.toThrow(/injected/);
+    const staleLatest = Buffer.from((await stack.ctx.objects.get('latest/json/persons.ndjson.gz'))!);
+    const { gunzipSync } = await import('node:zlib');
+    expect(gunzipSync(staleLatest).toString()).toContain('CANARY-ORPHAN-NAME');
+
+    expect((await call(stack, 'POST', '/records/person/per-orphaned/retract', { key: stack.editorKey, json: { reason: 'endangers the person' } })).status).toBe(200);
+    const after = await call(stack, 'POST', '/publish', { key: stack.editorKey });
+    expect(after.status).toBe(200);
+    expect(after.body).toEqual({ published: false, reason: 'no changes' });
+
+    const catalog = JSON.parse(Buffer.from((await stack.ctx.objects.get('catalog.json'))!).toString());
+    expect(Buffer.compare(Buffer.from((await stack.ctx.objects.get('latest/manifest.json'))!), Buffer.from((await stack.ctx.objects.get(catalog.latest_manifest))!))).toBe(0);
+    const keys: string[] = [];
+    for await (const k of stack.ctx.objects.list('')) keys.push(k);
+    const listed = new Set(catalog.versions.map((v: { version: string }) => v.version));
+    expect(keys.filter((k) => k.startsWith('releases/') && !listed.has(k.split('/')[1]))).toEqual([]);
+    for (const k of keys) {
+      const body = Buffer.from((await stack.ctx.objects.get(k))!);
+      const text = k.endsWith('.gz') ? gunzipSync(body).toString() : body.toString('latin1');
+      expect(text, k).not.toContain('CANARY-ORPHAN-NAME');
+    }
+  });
+});
