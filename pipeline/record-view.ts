@@ -1,11 +1,17 @@
 import type { Principal, RecordHead } from './ports.ts';
+import { redactContent } from './redact.ts';
 
 /**
  * The current record as GET /records/{kind}/{id} and the review endpoints answer it: the newest
- * revision's content plus its server fields. Only editors see `restricted` and `submitted_by`.
+ * revision's content plus its server fields. Only editors see `restricted` and `submitted_by`. A
+ * contributor sees the newest revision as sent only when it sent it; otherwise the redacted form the
+ * public gets (withheld names null, living persons located to the province), since having once
+ * submitted to an id must not open what others write there later.
  */
 export function recordView(head: RecordHead, principal: Principal): Record<string, unknown> {
-  const { restricted, ...content } = head.content as typeof head.content & { restricted?: unknown };
+  const own = principal.role === 'editor' || head.submitted_by === principal.keyId;
+  const visible = own ? head.content : redactContent(head.kind, head.id, head.content as unknown as Record<string, unknown>);
+  const { restricted, ...content } = visible as typeof head.content & { restricted?: unknown };
   const view: Record<string, unknown> = {
     ...content,
     revision: head.revision,

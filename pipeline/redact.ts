@@ -26,22 +26,19 @@ const DEAD = new Set(['killed', 'executed']);
 export type PublicRecord = Record<string, unknown> & { id: string; kind: RecordKind; revision: number; updated_at: string; first_published: string };
 
 /**
- * Builds the public form of a record's approved revision, or undefined when nothing may be published
- * (never approved, or retracted). Applies every redaction rule of DATA.md:
+ * The public form of a record's content, by every redaction rule of DATA.md:
  * - `restricted`, `submitted_by`, `expected_revision` dropped (by allow-list, not by deletion);
  * - person with `name_disclosure` withheld: `name` and `name_fa` null;
  * - person whose fate is not killed/executed (may be alive): location coarsened to country + admin1.
+ * Contents are parsed afresh from the store for every head, so values are shared, not copied; the
+ * objects that are redacted (location) are rebuilt, never edited in place.
  */
-export function publicRecord(head: RecordHead, firstPublished: string): PublicRecord | undefined {
-  if (head.retracted || head.approved_revision === undefined || !head.approved) return undefined;
-  const content = head.approved as unknown as Record<string, unknown>;
+export function redactContent(kind: RecordKind, id: string, content: Record<string, unknown>): Record<string, unknown> & { id: string; kind: RecordKind } {
   const out: Record<string, unknown> = {};
-  // `approved` is parsed afresh from the store for every head, so its values need no copy; nested
-  // objects that are redacted (location) are rebuilt below, never edited in place.
-  for (const field of PUBLISHED_FIELDS[head.kind]) if (content[field] !== undefined) out[field] = content[field];
-  out.id = head.id;
-  out.kind = head.kind;
-  if (head.kind === 'person') {
+  for (const field of PUBLISHED_FIELDS[kind]) if (content[field] !== undefined) out[field] = content[field];
+  out.id = id;
+  out.kind = kind;
+  if (kind === 'person') {
     if (out.name_disclosure !== 'public_record' && out.name_disclosure !== 'consent') {
       out.name = null;
       out.name_fa = null;
@@ -54,5 +51,12 @@ export function publicRecord(head: RecordHead, firstPublished: string): PublicRe
       out.location = Object.fromEntries(LOCATION_FIELDS.filter((f) => loc[f] !== undefined).map((f) => [f, loc[f]]));
     }
   }
+  return out as Record<string, unknown> & { id: string; kind: RecordKind };
+}
+
+/** The published form of a record's approved revision, or undefined when nothing may be published (never approved, or retracted). */
+export function publicRecord(head: RecordHead, firstPublished: string): PublicRecord | undefined {
+  if (head.retracted || head.approved_revision === undefined || !head.approved) return undefined;
+  const out = redactContent(head.kind, head.id, head.approved as unknown as Record<string, unknown>);
   return { ...out, revision: head.approved_revision, updated_at: head.approved_updated_at ?? head.updated_at, first_published: firstPublished } as PublicRecord;
 }
