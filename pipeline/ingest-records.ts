@@ -86,6 +86,12 @@ export async function ingestRecords(raw: ReadonlyArray<unknown>, principal: Prin
         } else if (!head) why = 'is neither stored nor valid in this request';
         else if (head.kind !== ref.target) why = `is not a ${ref.target}`;
         else if (head.retracted) why = 'is retracted';
+        else if (principal.role === 'editor' && head.approved_revision === undefined) {
+          // An editor's record is approved at once: citing an unapproved one would leave a dangling
+          // reference in the next release, which the publisher refuses.
+          errors.push({ path: ref.pointer, code: 'unapproved_reference', message: `"${ref.id}" is not approved yet: approve it first, or submit both in one request` });
+          continue;
+        }
         if (why) errors.push({ path: ref.pointer, code: 'unknown_reference', message: `"${ref.id}" ${why}` });
       }
       if (errors.length > 0) results[c.index] = rejected(c.index, errors, c.record.id, c.record.kind);

@@ -244,7 +244,8 @@ async function build(deps: PublishDeps, opts: PublishOptions, work: string, asse
 
   const current = new Map<string, { table: TableName; revision: number }>();
   const retracted = new Map<string, string>();
-  const referenced = new Map<string, { from: string; pointer: string; target: string }>();
+  // Who cites each id (up to 20 each, to name them if the id turns out missing from the release).
+  const referenced = new Map<string, { target: string; from: Array<{ id: string; pointer: string }> }>();
   const tolls: TollBar[] = [];
   const unmarked: Array<{ id: string; release: string }> = [];
   const emit = async (table: TableName, rec: Record<string, unknown>) => {
@@ -273,7 +274,11 @@ async function build(deps: PublishDeps, opts: PublishOptions, work: string, asse
         }
         current.set(pub.id, { table, revision: pub.revision });
         if (head.first_published !== pub.first_published) unmarked.push({ id: pub.id, release: pub.first_published });
-        for (const ref of listReferences(pub as unknown as LedgerRecord)) if (!referenced.has(ref.id)) referenced.set(ref.id, { from: pub.id, pointer: ref.pointer, target: ref.target });
+        for (const ref of listReferences(pub as unknown as LedgerRecord)) {
+          const entry = referenced.get(ref.id) ?? { target: ref.target, from: [] };
+          if (entry.from.length < 20) entry.from.push({ id: pub.id, pointer: ref.pointer });
+          referenced.set(ref.id, entry);
+        }
       }
       scanned += page.length;
       progress(`read ${scanned} records`);
@@ -396,7 +401,7 @@ async function build(deps: PublishDeps, opts: PublishOptions, work: string, asse
  */
 function checkQualityGates(
   current: Map<string, { table: TableName }>,
-  referenced: Map<string, { from: string; pointer: string; target: string }>,
+  referenced: Map<string, { target: string; from: Array<{ id: string; pointer: string }> }>,
   changes: ChangeRow[],
   previous: PreviousRelease | undefined,
   maxDropShare: number,
@@ -405,7 +410,9 @@ function checkQualityGates(
   for (const [id, ref] of referenced) {
     const hit = current.get(id);
     if (!hit || hit.table !== KIND_TABLE[ref.target as keyof typeof KIND_TABLE]) {
-      problems.push({ path: `/${ref.from}${ref.pointer}`, code: 'dangling_reference', message: `${ref.from} refers to ${ref.target} "${id}", which would not be in the release: approve it, or correct ${ref.from}` });
+      for (const from of ref.from) {
+        problems.push({ path: `/${from.id}${from.pointer}`, code: 'dangling_reference', message: `${from.id} refers to ${ref.target} "${id}", which would not be in the release (not approved, or retracted): approve it, or correct or retract ${from.id}` });
+      }
     }
   }
   for (const t of RECORD_TABLES) {

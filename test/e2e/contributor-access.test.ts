@@ -50,3 +50,17 @@ describe('what a contributor may read of a record others wrote', () => {
     expect(editor.body).toMatchObject({ name: 'Withheld Name', restricted: { witness: 'a witness' } });
   });
 });
+
+describe('an editor citing a record that is not approved', () => {
+  it('is refused with unapproved_reference (the release would dangle), and accepted once the cited record is approved', async () => {
+    const pendingSource = { id: 'src-pending-by-bob', kind: 'source', title: 'T', publisher: 'P', publisher_type: 'witness' };
+    expect((await call(stack, 'POST', '/records', { key: bob, json: { records: [pendingSource] } })).body.results[0]).toMatchObject({ review_status: 'pending' });
+    const event = { id: 'evt-cites-pending', kind: 'event', event_type: 'protest', date_start: '2026-01-08', location: { admin1: 'Tehran' }, description: 'x', source_ids: ['src-access', 'src-pending-by-bob'] };
+    const refused = await call(stack, 'POST', '/records', { key: stack.editorKey, json: { records: [event] } });
+    expect(refused.body.results[0]).toMatchObject({ status: 'rejected', errors: [{ path: '/source_ids/1', code: 'unapproved_reference' }] });
+    expect((await call(stack, 'GET', '/records/event/evt-cites-pending', { key: stack.editorKey })).status).toBe(404);
+
+    expect((await call(stack, 'POST', '/records/source/src-pending-by-bob/review', { key: stack.editorKey, json: { decision: 'approve' } })).status).toBe(200);
+    expect((await call(stack, 'POST', '/records', { key: stack.editorKey, json: { records: [event] } })).body.results[0]).toMatchObject({ status: 'created', review_status: 'approved' });
+  });
+});
