@@ -3,14 +3,24 @@ import type { Role } from '../pipeline/ports.ts';
 import { localConfig } from '../local/config.ts';
 import { localContext } from '../local/start.ts';
 import { startLocalServices, type LocalServices } from '../local/services.ts';
+import { createAdapters } from '../storage/adapters.ts';
 import { ensureTable } from '../storage/dynamodb-table.ts';
 
 /**
- * Creates a key. With an endpoint: through POST /keys with an editor key. Without: directly in the
- * local store (the one `npm start` keeps under LEDGER_DATA_DIR), starting its servers for a moment if
- * `npm start` is not running.
+ * Creates a key. With an endpoint: through POST /keys with an editor key. With a table: straight into
+ * a deployed DynamoDB table with the caller's AWS credentials (how the first editor key of a deployment
+ * is made). Otherwise: in the local store (the one `npm start` keeps under LEDGER_DATA_DIR), starting its
+ * servers for a moment if `npm start` is not running.
  */
-export async function createKeyCommand(role: Role, name: string, remote?: { endpoint: string; key: string }): Promise<{ key_id: string; key: string }> {
+export async function createKeyCommand(
+  role: Role,
+  name: string,
+  remote?: { endpoint: string; key: string } | { table: string; region?: string },
+): Promise<{ key_id: string; key: string }> {
+  if (remote && 'table' in remote) {
+    const adapters = createAdapters({ tableName: remote.table, bucketName: 'unused', dynamodb: remote.region ? { region: remote.region } : {} });
+    return createKey(role, name, 'cli (AWS credentials)', adapters);
+  }
   if (remote) {
     const res = await fetch(`${remote.endpoint.replace(/\/$/, '')}/keys`, {
       method: 'POST',

@@ -9,11 +9,13 @@ import { formatProblem, validateFiles } from './validate.ts';
 const USAGE = `usage: rights-ledger <command>
 
   start                                         the whole pipeline on this machine (what npm start runs)
-  keys create --role contributor|editor [--name N] [--endpoint URL --key K]
-                                                print a new key once (local store, or through an endpoint)
+  keys create --role contributor|editor [--name N] [--endpoint URL --key K | --table NAME [--region R]]
+                                                print a new key once: in the local store, through an
+                                                endpoint, or straight into a deployed table (AWS credentials)
   validate FILE…                                check NDJSON/JSON records offline; exit 1 on any error
   submit FILE… --endpoint URL --key K           upload in batches with progress and retries
   publish --endpoint URL --key K                ask for a release now
+                                                (--key may be left out when LEDGER_KEY holds it)
   download [--version V|latest] [--format parquet|json] --from BASE_URL --out DIR
                                                 fetch a release and verify every SHA-256 and the hash chain
 `;
@@ -26,6 +28,11 @@ function args(argv: string[], names: Record<string, unknown>): { values: Record<
   const options = Object.fromEntries(Object.keys(names).map((n) => [n, { type: 'string' as const }]));
   const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   return { values: values as Record<string, string | undefined>, positionals };
+}
+
+/** A key from --key, or from LEDGER_KEY (keeps it out of shell history and the process list). */
+function withKey(values: Record<string, string | undefined>): Record<string, string | undefined> {
+  return { ...values, key: values.key ?? process.env.LEDGER_KEY };
 }
 
 function need(values: Record<string, unknown>, ...names: string[]): void {
@@ -42,12 +49,16 @@ export async function main(argv: string[]): Promise<number> {
       case 'start':
         return await runStart();
       case 'keys': {
-        const { values, positionals } = args(rest, { role: { type: 'string' }, name: { type: 'string' }, endpoint: { type: 'string' }, key: { type: 'string' } });
+        const parsed = args(rest, { role: {}, name: {}, endpoint: {}, key: {}, table: {}, region: {} });
+        const { positionals } = parsed;
+        const values = parsed.values.endpoint ? withKey(parsed.values) : parsed.values;
         if (positionals[0] !== 'create') throw new UsageError('keys takes one subcommand: create');
         need(values, 'role');
         if (values.role !== 'contributor' && values.role !== 'editor') throw new UsageError('--role is contributor or editor');
         if (Boolean(values.endpoint) !== Boolean(values.key)) throw new UsageError('--endpoint and --key go together');
-        const made = await createKeyCommand(values.role, values.name ?? `${values.role} key`, values.endpoint ? { endpoint: values.endpoint, key: values.key! } : undefined);
+        if (values.endpoint && values.table) throw new UsageError('use --endpoint or --table, not both');
+        const target = values.endpoint ? { endpoint: values.endpoint, key: values.key! } : values.table ? { table: values.table, region: values.region } : undefined;
+        const made = await createKeyCommand(values.role, values.name ?? `${values.role} key`, target);
         out(`key_id: ${made.key_id}`);
         out(`key:    ${made.key}`);
         err('The key is shown only now; only its SHA-256 is stored. Keep it secret.');
@@ -62,7 +73,9 @@ export async function main(argv: string[]): Promise<number> {
         return report.invalid > 0 ? 1 : 0;
       }
       case 'submit': {
-        const { values, positionals } = args(rest, { endpoint: { type: 'string' }, key: { type: 'string' }, 'batch-size': { type: 'string' } });
+        const parsed = args(rest, { endpoint: { type: 'string' }, key: { type: 'string' }, 'batch-size': { type: 'string' } });
+        const { positionals } = parsed;
+        const values = withKey(parsed.values);
         need(values, 'endpoint', 'key');
         if (positionals.length === 0) throw new UsageError('submit needs at least one FILE');
         const s = await submitFiles(positionals, { endpoint: values.endpoint!, key: values.key!, batchSize: values['batch-size'] ? Number(values['batch-size']) : undefined });
@@ -71,7 +84,7 @@ export async function main(argv: string[]): Promise<number> {
         return s.rejected > 0 ? 1 : 0;
       }
       case 'publish': {
-        const { values } = args(rest, { endpoint: { type: 'string' }, key: { type: 'string' } });
+        const values = withKey(args(rest, { endpoint: { type: 'string' }, key: { type: 'string' } }).values);
         need(values, 'endpoint', 'key');
         const res = await fetch(`${values.endpoint!.replace(/\/$/, '')}/publish`, { method: 'POST', headers: { authorization: `Bearer ${values.key}` } });
         const body = (await res.json()) as Record<string, unknown>;

@@ -104,7 +104,10 @@ export async function runStart(env: NodeJS.ProcessEnv = process.env): Promise<nu
 
     const empty = await storeIsEmpty(ctx);
     let firstKey: string | undefined;
-    if (empty && !cfg.bootstrapKey) firstKey = (await createKey('editor', 'first editor key (npm start)', 'npm start', ctx)).key;
+    if (empty && !cfg.bootstrapKey) {
+      firstKey = (await createKey('editor', 'first editor key (npm start)', 'npm start', ctx)).key;
+      say(`editor key (shown once, only its hash is stored; keep it): ${firstKey}`);
+    }
     if (empty && cfg.loadExample) await loadExample(ctx, api.url);
 
     let timer: NodeJS.Timeout | undefined;
@@ -122,8 +125,9 @@ export async function runStart(env: NodeJS.ProcessEnv = process.env): Promise<nu
     say('');
     say(`ready. Upload endpoint: ${api.url}   (GET ${api.url}/ tells the same)`);
     say(`public bucket:   ${ctx.info.publicBaseUrl}/   catalog: ${catalogUrl}   landing page: ${ctx.info.publicBaseUrl}/index.html`);
-    if (firstKey) say(`editor key (shown once, only its hash is stored; keep it): ${firstKey}`);
+    if (firstKey) say(`editor key: printed above, once`);
     else say(`make a key: npm run ledger -- keys create --role editor   (works while this runs)`);
+    say(`note: DynamoDB Local listens on every network interface (it has no option to bind 127.0.0.1 only): on a shared network, firewall port ${cfg.dynamodbPort}.`);
     say(`try:  curl -s ${api.url}/health`);
     say(`      npm run ledger -- download --from ${ctx.info.publicBaseUrl} --out ./release`);
     say(`      duckdb -c "SELECT claimant, metric, value_low, value_best, value_high FROM read_parquet('${ctx.info.publicBaseUrl}/latest/tables/claims/part-00000.parquet') WHERE metric = 'killed'"`);

@@ -27,7 +27,8 @@ export async function registerBootstrapKey(key: string, deps: KeyDeps): Promise<
   const hash = sha256Hex(key);
   const existing = await deps.keys.getKeyByHash(hash);
   if (existing) return existing.key_id;
-  const keyId = `key_bootstrap_${hash.slice(0, 8)}`;
+  // Random, like any key id: an id derived from the key's hash would leak bits of it into logs.
+  const keyId = `key_bootstrap_${randomBytes(6).toString('hex')}`;
   await deps.keys.putKey({ key_id: keyId, key_sha256: hash, role: 'editor', name: 'bootstrap (LEDGER_BOOTSTRAP_KEY)', created_at: deps.clock.now().toISOString(), created_by: 'bootstrap', disabled: false });
   return keyId;
 }

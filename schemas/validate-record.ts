@@ -66,7 +66,7 @@ export function sanitize(input: unknown): { value: unknown; errors: FieldError[]
       }
       // null is "absent" (DATA.md: a count that is not known is absent/null), so published records,
       // which carry nulls, can be submitted back as they are.
-      if (item === null) continue;
+      if (item === null && !(path.length === 0 && SERVER_FIELD_SET.has(key))) continue;
       Object.defineProperty(out, key.normalize('NFC'), { value: walk(item, here), enumerable: true, writable: true, configurable: true });
     }
     return out;

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createKeyCommand } from '../../cli/keys.ts';
 import { main } from '../../cli/main.ts';
 import { submitFiles, toBatches } from '../../cli/submit.ts';
@@ -129,6 +129,17 @@ describe('rights-ledger keys create', () => {
     const r = await call(stack, 'POST', '/records', { key: made.key, json: { records: [source('src-by-bob')] } });
     expect(r.body.results[0]).toMatchObject({ status: 'created', review_status: 'pending' });
     expect(await main(['keys', 'create', '--role', 'contributor', '--endpoint', stack.url, '--key', stack.editorKey])).toBe(0);
+  });
+  it('creates the first editor key straight in a deployed table (here DynamoDB Local through the SDK endpoint variable)', async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, { AWS_ENDPOINT_URL_DYNAMODB: inject('dynamodbEndpoint'), AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: 'us-east-1' });
+    try {
+      const made = await createKeyCommand('editor', 'first', { table: stack.ctx.settings.tableName, region: 'us-east-1' });
+      const r = await call(stack, 'POST', '/keys', { key: made.key, json: { role: 'contributor', name: 'via first key' } });
+      expect(r.status).toBe(201);
+    } finally {
+      process.env = saved;
+    }
   });
   it('refuses a wrong role with a usage error (exit 2)', async () => {
     expect(await main(['keys', 'create', '--role', 'admin', '--endpoint', stack.url, '--key', stack.editorKey])).toBe(2);

@@ -1693,3 +1693,11 @@ describe('null means absent on input', () => {
     if (!v.ok) expect(v.errors.map((e) => e.code)).toEqual(['forbidden_key']);
   });
 });
+
+describe('null server fields', () => {
+  it('are still refused as server_field (null means absent only for contract fields)', () => {
+    const v = validateRecord({ id: 'src-null-server', kind: 'source', title: 't', publisher: 'p', publisher_type: 'ngo', revision: null, submitted_by: null });
+    expect(v.ok).toBe(false);
+    if (!v.ok) expect(v.errors.map((e) => [e.path, e.code])).toEqual([['/revision', 'server_field'], ['/submitted_by', 'server_field']]);
+  });
+});
