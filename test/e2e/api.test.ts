@@ -138,20 +138,7 @@ describe('auth', () => {
     it(`${what} → 401 on every authenticated route, and nothing is written`, async () => {
       const id = uid('src-unauth');
       const send = async (method: string, path: string, body?: unknown) => {
-        const res = await fetch(`${stack.url}${path}`, {
-          method,
-          headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-          body: body !== undefined ? JSON.stringify(body) : undefined,
-        });
-        const text = await res.text();
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          parsed = undefined;
-        }
-        const r = { status: res.status, headers: res.headers, body: parsed as any, text };
-        expectProblem(r, 401, 'unauthorized');
+        expectProblem(await call(stack, method, path, { headers, ...(body !== undefined ? { json: body } : {}) }), 401, 'unauthorized');
       };
       await send('POST', '/records', { records: [source(id)] });
       await send('GET', `/records/source/${id}`);

@@ -44,9 +44,9 @@ export async function call(
   stack: { url: string },
   method: string,
   path: string,
-  opts: { key?: string; json?: unknown; body?: string | Uint8Array; contentType?: string } = {},
+  opts: { key?: string; json?: unknown; body?: string | Uint8Array; contentType?: string; headers?: Record<string, string> } = {},
 ): Promise<{ status: number; headers: Headers; body: any; text: string }> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...opts.headers };
   if (opts.key) headers.authorization = `Bearer ${opts.key}`;
   let body: string | Uint8Array | undefined = opts.body;
   if (opts.json !== undefined) {
