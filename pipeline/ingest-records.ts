@@ -50,10 +50,10 @@ export async function ingestRecords(raw: ReadonlyArray<unknown>, principal: Prin
   for (const [id, group] of byId) {
     const differs = rejectedIds.has(id) || group.some((c) => c.hash !== group[0]!.hash || c.record.expected_revision !== group[0]!.record.expected_revision);
     if (differs) {
-      for (const c of group) {
-        results[c.index] = rejected(c.index, [{ path: '/id', code: 'duplicate_id', message: `the id "${id}" appears more than once in this request with different content; send one version` }], id, c.record.kind);
-      }
-      for (const r of results) if (r?.id === id && r.status === 'rejected' && !r.errors?.some((e) => e.code === 'duplicate_id')) r.errors = [...(r.errors ?? []), { path: '/id', code: 'duplicate_id', message: `the id "${id}" appears more than once in this request with different content; send one version` }];
+      const duplicate: FieldError = { path: '/id', code: 'duplicate_id', message: `the id "${id}" appears more than once in this request with different content; send one version` };
+      for (const c of group) results[c.index] = rejected(c.index, [duplicate], id, c.record.kind);
+      // Copies that failed validation keep their own errors and get this one too.
+      for (const r of results) if (r?.id === id && !r.errors?.some((e) => e.code === 'duplicate_id')) r.errors = [...(r.errors ?? []), duplicate];
       continue;
     }
     primaries.push(group[0]!);
