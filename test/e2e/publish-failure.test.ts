@@ -3,41 +3,9 @@
 // and writes a complete release under a fresh id. The failure is injected by an ObjectStore that wraps
 // the real one (local S3 server) and throws after N successful puts; everything else is real.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ObjectStore } from '../../pipeline/ports.ts';
 import { publishRelease, type PublishDeps } from '../../pipeline/publish-release.ts';
-import { catalog, fetchObject, listKeys, ndjsonGz, only, publishOk, sha256, snapshot, source, submitOk, verifyRelease, type Json, type VerifiedRelease } from '../support/release.ts';
+import { FailingObjectStore, catalog, fetchObject, listKeys, ndjsonGz, only, publishOk, sha256, snapshot, source, submitOk, verifyRelease, type Json, type VerifiedRelease } from '../support/release.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
-
-/** The real store, except that every put after the first `okPuts` throws. */
-class FailingObjectStore implements ObjectStore {
-  /** Keys written successfully through this wrapper, in order. */
-  readonly written: string[] = [];
-  failedKey: string | undefined;
-  constructor(
-    private readonly inner: ObjectStore,
-    private readonly okPuts: number,
-  ) {}
-  async put(key: string, body: Uint8Array, opts: Parameters<ObjectStore['put']>[2]): Promise<void> {
-    if (this.written.length >= this.okPuts) {
-      this.failedKey ??= key;
-      throw new Error(`injected failure: put #${this.written.length + 1} (${key})`);
-    }
-    await this.inner.put(key, body, opts);
-    this.written.push(key);
-  }
-  get(key: string) {
-    return this.inner.get(key);
-  }
-  delete(key: string) {
-    return this.inner.delete(key);
-  }
-  list(prefix: string) {
-    return this.inner.list(prefix);
-  }
-  ping() {
-    return this.inner.ping();
-  }
-}
 
 let stack: TestStack;
 /** How many objects one release folder holds (manifest, SHA256SUMS, Parquet, NDJSON, schemas). */
@@ -65,7 +33,7 @@ async function pendingChange(): Promise<string> {
 
 /** Publishes through a store that fails after `okPuts` puts; returns the wrapper and what it threw. */
 async function failingPublish(okPuts: number, clock: PublishDeps['clock']): Promise<{ store: FailingObjectStore; error: unknown }> {
-  const store = new FailingObjectStore(stack.ctx.objects, okPuts);
+  const store = new FailingObjectStore(stack.ctx.objects, (_key, put) => put >= okPuts);
   const error = await publishRelease({ ...stack.ctx, objects: store, clock }).then(
     (r) => new Error(`the publish did not fail: ${JSON.stringify(r)}`),
     (e: unknown) => e,

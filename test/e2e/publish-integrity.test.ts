@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FailingObjectStore } from '../support/release.ts';
 import { call, startTestStack, type TestStack } from '../support/stack.ts';
 
 let stack: TestStack;
@@ -64,20 +65,10 @@ describe('first_published, the server field', () => {
 describe('a publish that failed after refreshing latest/', () => {
   it('is undone by the next publish: latest/ is the catalog release again and the orphan folder is gone, so a retraction reaches latest/', async () => {
     const { publishRelease } = await import('../../pipeline/publish-release.ts');
-    const failingCatalog = {
-      ...stack.ctx.objects,
-      put: async (key: string, body: Uint8Array, opts: Parameters<typeof stack.ctx.objects.put>[2]) => {
-        if (key === 'catalog.json') throw new Error('injected: the catalog write fails');
-        return stack.ctx.objects.put(key, body, opts);
-      },
-      get: (key: string) => stack.ctx.objects.get(key),
-      delete: (key: string) => stack.ctx.objects.delete(key),
-      list: (prefix: string) => stack.ctx.objects.list(prefix),
-      ping: () => stack.ctx.objects.ping(),
-    };
+    const failingCatalog = new FailingObjectStore(stack.ctx.objects, (key) => key === 'catalog.json');
     const person = { id: 'per-orphaned', kind: 'person', name: 'CANARY-ORPHAN-NAME', name_disclosure: 'public_record', fate: 'detained', source_ids: ['src-integrity-1'] };
     expect((await call(stack, 'POST', '/records', { key: stack.editorKey, json: { records: [person] } })).body.results[0].status).toBe('created');
-    await expect(publishRelease({ ...stack.ctx, objects: failingCatalog }, {})).rejects.toThrow(/injected/);
+    await expect(publishRelease({ ...stack.ctx, objects: failingCatalog }, {})).rejects.toThrow(/injected failure/);
     const staleLatest = Buffer.from((await stack.ctx.objects.get('latest/json/persons.ndjson.gz'))!);
     const { gunzipSync } = await import('node:zlib');
     expect(gunzipSync(staleLatest).toString()).toContain('CANARY-ORPHAN-NAME');

@@ -197,3 +197,35 @@ export const claim = (id: string, sourceIds: string[], extra: Rec = {}): Rec => 
   ...extra,
 });
 export const person = (id: string, sourceIds: string[], extra: Rec = {}): Rec => ({ id, kind: 'person', fate: 'detained', source_ids: sourceIds, ...extra });
+
+/** The real object store, except that a put for which `fails(key, putIndex)` is true throws. */
+export class FailingObjectStore implements ObjectStore {
+  /** Keys written successfully through this wrapper, in order. */
+  readonly written: string[] = [];
+  failedKey: string | undefined;
+  constructor(
+    private readonly inner: ObjectStore,
+    private readonly fails: (key: string, put: number) => boolean,
+  ) {}
+
+  async put(key: string, body: Uint8Array, opts: Parameters<ObjectStore['put']>[2]): Promise<void> {
+    if (this.fails(key, this.written.length)) {
+      this.failedKey ??= key;
+      throw new Error(`injected failure: put #${this.written.length + 1} (${key})`);
+    }
+    await this.inner.put(key, body, opts);
+    this.written.push(key);
+  }
+  get(key: string) {
+    return this.inner.get(key);
+  }
+  delete(key: string) {
+    return this.inner.delete(key);
+  }
+  list(prefix: string) {
+    return this.inner.list(prefix);
+  }
+  ping() {
+    return this.inner.ping();
+  }
+}
