@@ -23,13 +23,15 @@ const coarser = (a: GeoPrecision, b: GeoPrecision): GeoPrecision => (PRECISION_O
 const DEAD = new Set(['killed', 'executed']);
 
 /** A published record: the approved revision's content, redacted, with its server fields. */
-export type PublicRecord = Record<string, unknown> & { id: string; kind: RecordKind; revision: number; updated_at: string; first_published: string };
+export type PublicRecord = Record<string, unknown> & { id: string; kind: RecordKind; revision: number; updated_at: string; first_published: string | null };
 
 /**
  * The public form of a record's content, by every redaction rule of DATA.md:
  * - `restricted`, `submitted_by`, `expected_revision` dropped (by allow-list, not by deletion);
  * - person with `name_disclosure` withheld: `name` and `name_fa` null;
- * - person whose fate is not killed/executed (may be alive): location coarsened to country + admin1.
+ * - person whose fate is not killed/executed (may be alive): location coarsened to country + admin1;
+ * - person both withheld and possibly alive: `facility` and `age` null too (with a province, a gender
+ *   and a prison, an age can name a person as surely as a name).
  * Contents are parsed afresh from the store for every head, so values are shared, not copied; the
  * objects that are redacted (location) are rebuilt, never edited in place.
  */
@@ -39,12 +41,19 @@ export function redactContent(kind: RecordKind, id: string, content: Record<stri
   out.id = id;
   out.kind = kind;
   if (kind === 'person') {
-    if (out.name_disclosure !== 'public_record' && out.name_disclosure !== 'consent') {
+    // Absent or unknown disclosure counts as withheld: the default is withheld, and the safe reading.
+    const withheld = out.name_disclosure !== 'public_record' && out.name_disclosure !== 'consent';
+    const mayBeAlive = !DEAD.has(out.fate as string);
+    if (withheld) {
       out.name = null;
       out.name_fa = null;
     }
+    if (withheld && mayBeAlive) {
+      out.facility = null;
+      out.age = null;
+    }
     const loc = out.location as Record<string, unknown> | undefined;
-    if (loc && !DEAD.has(out.fate as string)) {
+    if (loc && mayBeAlive) {
       const own = (loc.geo_precision as GeoPrecision | undefined) ?? 'province';
       out.location = { country: loc.country ?? null, admin1: loc.admin1 ?? null, admin2: null, place: null, latitude: null, longitude: null, geo_precision: coarser(own, 'province') };
     } else if (loc) {
@@ -55,7 +64,7 @@ export function redactContent(kind: RecordKind, id: string, content: Record<stri
 }
 
 /** The published form of a record's approved revision, or undefined when nothing may be published (never approved, or retracted). */
-export function publicRecord(head: RecordHead, firstPublished: string): PublicRecord | undefined {
+export function publicRecord(head: RecordHead, firstPublished: string | null): PublicRecord | undefined {
   if (head.retracted || head.approved_revision === undefined || !head.approved) return undefined;
   const out = redactContent(head.kind, head.id, head.approved as unknown as Record<string, unknown>);
   return { ...out, revision: head.approved_revision, updated_at: head.approved_updated_at ?? head.updated_at, first_published: firstPublished } as PublicRecord;
