@@ -3,6 +3,8 @@ import { listReferences, type LedgerRecord, type RecordKind } from '../schemas/r
 import { validateRecord, type FieldError } from '../schemas/validate-record.ts';
 import { canonicalJson, changedFields, sha256Hex } from './canonical.ts';
 import type { Clock, Principal, RecordHead, RecordStore, StoredContent } from './ports.ts';
+import { publishEffect } from './published-state.ts';
+import { readsNewestContent } from './record-view.ts';
 
 export interface IngestDeps {
   records: RecordStore;
@@ -23,6 +25,11 @@ const rejected = (index: number, errors: FieldError[], id?: string, kind?: Recor
  * for references against the store and the same batch, then written as a new revision in its own
  * transaction. Identical resubmission is `unchanged` and writes nothing, so any number of retries,
  * concurrent or not, leaves the same revisions as one submission.
+ *
+ * `unchanged` is answered only to editors and to the contributor that sent the newest revision: to any
+ * other contributor the answer must not depend on content it cannot read, so its copy becomes a new
+ * pending revision even when identical (API.md). Once written, that revision is its own, and its retries
+ * (including a concurrent copy that loses the write and reads the head again) are `unchanged`.
  *
  * Duplicate ids inside one batch: copies with identical content are one submission (the later copies
  * answer `unchanged`); copies that differ are all rejected with `duplicate_id`, since no order between
@@ -126,7 +133,10 @@ async function writeOne(c: Candidate, principal: Principal, deps: IngestDeps, pr
     if (head?.retracted) {
       return rejected(c.index, [{ path: '/id', code: 'record_retracted', message: `"${id}" was retracted and cannot be changed; ids are never reused` }], id, kind);
     }
-    if (head && head.content_sha256 === c.hash) {
+    // Only whoever may read the stored content learns whether it equals the sent one: for anyone else an
+    // `unchanged` would confirm a guess of restricted text or withheld names. Their identical copy is a
+    // new pending revision like any other, and `expected_revision` is judged on the number alone.
+    if (head && readsNewestContent(head, principal) && head.content_sha256 === c.hash) {
       return { index: c.index, id, kind, status: 'unchanged', revision: head.revision, review_status: head.review_status };
     }
     const expected = c.record.expected_revision;
@@ -154,7 +164,8 @@ async function writeOne(c: Candidate, principal: Principal, deps: IngestDeps, pr
       approved: approved ? c.content : head?.approved,
       approved_updated_at: approved ? now : head?.approved_updated_at,
       retracted: false,
-      first_published: head?.first_published,
+      // The queue's order: a record waits from its first unreviewed revision, not its newest.
+      pending_since: approved ? undefined : head?.review_status === 'pending' ? (head.pending_since ?? head.updated_at) : now,
     };
     const written = await deps.records.writeRevision(next, {
       id,
@@ -166,7 +177,7 @@ async function writeOne(c: Candidate, principal: Principal, deps: IngestDeps, pr
       submitted_at: now,
       review_status: next.review_status,
       changed_fields: changedFields(head?.content, c.content),
-    });
+    }, publishEffect(head, next));
     if (written) return { index: c.index, id, kind, status: head ? 'updated' : 'created', revision, review_status: next.review_status };
   }
   throw new Error(`record ${id}: gave up after ${MAX_ATTEMPTS} concurrent write conflicts`);

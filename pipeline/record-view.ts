@@ -2,6 +2,17 @@ import type { Principal, RecordHead } from './ports.ts';
 import { redactContent } from './redact.ts';
 
 /**
+ * Whether a principal may know the newest revision's content as stored: editors, and the contributor
+ * that sent it. Everyone else gets at most the redacted form, so nothing it is answered, by this view or
+ * by a submission, may depend on the rest (restricted text, withheld names, exact places).
+ * @param head - the record's current head
+ * @param principal - who asks
+ */
+export function readsNewestContent(head: RecordHead, principal: Principal): boolean {
+  return principal.role === 'editor' || head.submitted_by === principal.keyId;
+}
+
+/**
  * The current record as GET /records/{kind}/{id} and the review endpoints answer it: the newest
  * revision's content plus its server fields. Only editors see `restricted` and `submitted_by`. A
  * contributor sees the newest revision as sent only when it sent it; otherwise the redacted form the
@@ -9,7 +20,7 @@ import { redactContent } from './redact.ts';
  * submitted to an id must not open what others write there later.
  */
 export function recordView(head: RecordHead, principal: Principal): Record<string, unknown> {
-  const own = principal.role === 'editor' || head.submitted_by === principal.keyId;
+  const own = readsNewestContent(head, principal);
   const visible = own ? head.content : redactContent(head.kind, head.id, head.content as unknown as Record<string, unknown>);
   const { restricted, ...content } = visible as typeof head.content & { restricted?: unknown };
   const view: Record<string, unknown> = {
