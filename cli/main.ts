@@ -14,7 +14,7 @@ const USAGE = `usage: rights-ledger <command>
                                                 endpoint, or straight into a deployed table (AWS credentials)
   validate FILE…                                check NDJSON/JSON records offline; exit 1 on any error
   submit FILE… --endpoint URL --key K           upload in batches with progress and retries
-  publish --endpoint URL --key K                ask for a release now
+  publish --endpoint URL --key K [--full]       ask for a release now (--full: rebuild every table from the store)
                                                 (--key may be left out when LEDGER_KEY holds it)
   download [--version V|latest] [--format parquet|json] --from BASE_URL --out DIR
                                                 fetch a release and verify every SHA-256 and the hash chain
@@ -84,9 +84,14 @@ export async function main(argv: string[]): Promise<number> {
         return s.rejected > 0 ? 1 : 0;
       }
       case 'publish': {
-        const values = withKey(args(rest, { endpoint: { type: 'string' }, key: { type: 'string' } }).values);
+        const full = rest.includes('--full');
+        const values = withKey(args(rest.filter((a) => a !== '--full'), { endpoint: { type: 'string' }, key: { type: 'string' } }).values);
         need(values, 'endpoint', 'key');
-        const res = await fetch(`${values.endpoint!.replace(/\/$/, '')}/publish`, { method: 'POST', headers: { authorization: `Bearer ${values.key}` } });
+        const res = await fetch(`${values.endpoint!.replace(/\/$/, '')}/publish`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${values.key}`, ...(full ? { 'content-type': 'application/json' } : {}) },
+          ...(full ? { body: JSON.stringify({ full: true }) } : {}),
+        });
         const body = (await res.json()) as Record<string, unknown>;
         out(JSON.stringify(body, null, 2));
         return res.status === 200 ? 0 : 1;

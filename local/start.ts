@@ -6,7 +6,8 @@ import { LedgerError } from '../pipeline/errors.ts';
 import { createKey, disableKey, registerBootstrapKey } from '../pipeline/manage-keys.ts';
 import { publishRelease } from '../pipeline/publish-release.ts';
 import { createAdapters } from '../storage/adapters.ts';
-import { ensureTable } from '../storage/dynamodb-table.ts';
+import { DynamoDbRecordStore } from '../storage/dynamodb-record-store.ts';
+import { documentClient, ensureTable } from '../storage/dynamodb-table.ts';
 import { startApiServer } from './api-server.ts';
 import { localConfig, type LocalConfig } from './config.ts';
 import { PrerequisiteError, dynamodbClientConfig, s3ClientConfig, startLocalServices } from './services.ts';
@@ -31,10 +32,6 @@ export function localContext(cfg: LocalConfig, endpoints: { dynamodb: string; s3
   return { ...adapters, info: { name: SOFTWARE_NAME, version: SOFTWARE_VERSION, publicBaseUrl, datasetName: SOFTWARE_NAME, bucketName: cfg.bucketName }, publishing: { maxDropShare: cfg.maxDropShare } };
 }
 
-async function storeIsEmpty(ctx: AppContext): Promise<boolean> {
-  for await (const page of ctx.records.scanHeads(1)) if (page.length > 0) return false;
-  return true;
-}
 
 /**
  * Loads the example dataset through the real endpoint (as any contributor would), with a key made for
@@ -88,7 +85,11 @@ export async function runStart(env: NodeJS.ProcessEnv = process.env): Promise<nu
   };
   try {
     const ctx = localContext(cfg, { dynamodb: services.dynamodbEndpoint, s3: services.s3Endpoint });
-    await ensureTable(ctx.dynamodb, cfg.tableName);
+    const added = await ensureTable(ctx.dynamodb, cfg.tableName);
+    if (added.length > 0) {
+      say(`  the store gained the indexes ${added.join(', ')}: bringing existing records up to date …`);
+      say(`  ${await new DynamoDbRecordStore(documentClient(ctx.dynamodb), cfg.tableName).reindexHeads()} records updated`);
+    }
     let api;
     try {
       api = await startApiServer(ctx, { port: cfg.port });
@@ -102,7 +103,7 @@ export async function runStart(env: NodeJS.ProcessEnv = process.env): Promise<nu
     stopAll.push(() => api.close());
     if (cfg.bootstrapKey) say(`  bootstrap editor key registered (${await registerBootstrapKey(cfg.bootstrapKey, ctx)})`);
 
-    const empty = await storeIsEmpty(ctx);
+    const empty = await ctx.records.isEmpty();
     let firstKey: string | undefined;
     if (empty && !cfg.bootstrapKey) {
       firstKey = (await createKey('editor', 'first editor key (npm start)', 'npm start', ctx)).key;

@@ -32,7 +32,9 @@ export interface RecordHead {
   approved_updated_at?: string;
   retracted: boolean;
   retraction?: { reason: string; at: string; by: string };
-  /** The release the record first appeared in; set by the publisher after that release is out. */
+  /** When the record started waiting for review (its oldest unreviewed revision); the queue's order. */
+  pending_since?: string;
+  /** The release the record first appeared in: not stored on the head, filled in by readers (ChangeLog.firstPublished). */
   first_published?: string;
 }
 
@@ -60,6 +62,15 @@ export interface AuditEntry {
   note?: string;
 }
 
+/** What a write does to the published data: the change index is marked only when it is true. */
+export interface WriteOptions {
+  /**
+   * The write changes what a release holds (an approval, an editor's approved submission, a
+   * retraction): the record is marked in the change index in the same transaction.
+   */
+  publishChanged: boolean;
+}
+
 /** The record store: current heads plus every revision, written atomically. */
 export interface RecordStore {
   getHead(id: string): Promise<RecordHead | undefined>;
@@ -68,21 +79,59 @@ export interface RecordStore {
    * Writes a new revision and the new head in one transaction, only if the stored head's version is
    * still `head.version - 1` (no head when that is 0). Returns false when that condition failed.
    */
-  writeRevision(head: RecordHead, revision: RevisionEntry): Promise<boolean>;
+  writeRevision(head: RecordHead, revision: RevisionEntry, opts: WriteOptions): Promise<boolean>;
   /** Replaces the head (review, retraction) with an audit entry, on the same condition. */
-  updateHead(head: RecordHead, audit: AuditEntry): Promise<boolean>;
+  updateHead(head: RecordHead, audit: AuditEntry, opts: WriteOptions): Promise<boolean>;
   listRevisions(id: string): Promise<RevisionEntry[]>;
-  /**
-   * Records the release each record first appeared in, where not yet recorded. It does not touch the
-   * head's version: it is a fact about the bucket, not an edit of the record.
-   */
-  markFirstPublished(entries: ReadonlyArray<{ id: string; release: string }>): Promise<void>;
   /** Throws unless the store answers. */
   ping(): Promise<void>;
   listAudit(id: string): Promise<AuditEntry[]>;
-  /** Streams every head, page by page, from `segments` parallel scan segments (strongly consistent). */
+  /**
+   * Streams every head, page by page, from `segments` parallel segments of the heads-only index: never
+   * a revision, audit or key item. The index is eventually consistent: see {@link ChangeLog} for how a
+   * full rebuild still misses nothing.
+   */
   scanHeads(segments: number): AsyncIterable<RecordHead[]>;
+  /** Whether the store holds no record at all (one read, whatever its size). */
+  isEmpty(): Promise<boolean>;
 }
+
+/** One mark of the change index: this record's published state changed at `at` (ms, store clock). */
+export interface ChangeMark {
+  id: string;
+  at: number;
+}
+
+/**
+ * The change index: an append-only log of marks, written in the same transaction as the write that
+ * changed what a release holds, read by the publisher from a watermark.
+ *
+ * Exactness comes from a fence: every marking transaction also checks that the fence (the cut of the
+ * latest publish to start) is below its own mark's time, and {@link advanceCut} raises the fence. So
+ * once `advanceCut` has returned `cut`, no mark at or below `cut` can still commit, and a strongly
+ * consistent read of `(after, cut]` sees every one there will ever be. Nothing is cleared: the next
+ * publish reads from the cut that was committed with the last release. Marks expire after
+ * {@link MARK_RETENTION_MS}; a publish whose watermark is older rebuilds in full.
+ */
+export interface ChangeLog {
+  /** Raises the fence to the store's current time (strictly above its previous value) and returns it. */
+  advanceCut(): Promise<number>;
+  /** Marks in `(after, upTo]`, page by page; an id may appear more than once. */
+  read(after: number, upTo: number): AsyncIterable<ChangeMark[]>;
+  /** Records held back by a release because a reference was missing: re-checked by every publish that builds. */
+  listDeferred(): AsyncIterable<string[]>;
+  /** Adds ids to the deferred set. */
+  addDeferred(ids: ReadonlyArray<string>): Promise<void>;
+  /** Removes ids from the deferred set (after the release that published them is committed). */
+  removeDeferred(ids: ReadonlyArray<string>): Promise<void>;
+  /** Records the release each id first appeared in (after that release is committed), in bulk. */
+  recordFirstPublished(entries: ReadonlyArray<{ id: string; version: string }>): Promise<void>;
+  /** The release each id first appeared in, where recorded. */
+  firstPublished(ids: ReadonlyArray<string>): Promise<Map<string, string>>;
+}
+
+/** How long marks are kept; a publish whose last committed cut is older than this rebuilds in full. */
+export const MARK_RETENTION_MS = 30 * 24 * 3600 * 1000;
 
 export interface ApiKey {
   key_id: string;
@@ -110,13 +159,45 @@ export interface LeaseStore {
   release(name: string, owner: string): Promise<void>;
 }
 
+/** How an object is written. */
+export interface PutOptions {
+  contentType: string;
+  /** Fail with {@link ObjectExistsError} when the key exists (S3 `If-None-Match: *`). */
+  ifNoneMatch?: boolean;
+  /** Fail with {@link ObjectChangedError} unless the object's current ETag is this one (S3 `If-Match`). */
+  ifMatch?: string;
+  cacheControl?: string;
+  contentEncoding?: string;
+}
+
+/** One object as a listing shows it. */
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  lastModified: Date;
+}
+
 /** The public bucket (and anything shaped like it). */
 export interface ObjectStore {
-  /** Writes an object; with `ifNoneMatch` it fails with {@link ObjectExistsError} when the key exists. */
-  put(key: string, body: Uint8Array, opts: { contentType: string; ifNoneMatch?: boolean; cacheControl?: string; contentEncoding?: string }): Promise<void>;
+  /** Writes a small object held in memory (catalog, manifest, index.html). */
+  put(key: string, body: Uint8Array, opts: PutOptions): Promise<void>;
+  /**
+   * Writes a file, streamed from disk: never held whole in memory. Above the store's multipart threshold
+   * it is uploaded in parts; the conditions of `opts` hold for the whole object either way.
+   */
+  putFile(key: string, path: string, opts: PutOptions): Promise<void>;
+  /** Server-side copy of an object to another key (no bytes through this process). */
+  copy(fromKey: string, toKey: string, opts: PutOptions): Promise<void>;
   get(key: string): Promise<Uint8Array | undefined>;
+  /** The object with its ETag (for a later conditional write), or undefined when absent. */
+  getWithTag(key: string): Promise<{ body: Uint8Array; etag: string } | undefined>;
+  /** Streams an object to a file; false when the key does not exist. */
+  download(key: string, path: string): Promise<boolean>;
   delete(key: string): Promise<void>;
-  list(prefix: string): AsyncIterable<string>;
+  /** Every object under a prefix, page by page as the store answers. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** The "folders" directly under a prefix (S3 CommonPrefixes with delimiter '/'), each ending in '/'. */
+  listFolders(prefix: string): AsyncIterable<string>;
   ping(): Promise<void>;
 }
 
@@ -124,27 +205,83 @@ export class ObjectExistsError extends Error {
   override name = 'ObjectExistsError';
 }
 
+/** An `If-Match` write found another version of the object than the one it was based on. */
+export class ObjectChangedError extends Error {
+  override name = 'ObjectChangedError';
+}
+
 export interface Clock {
   now(): Date;
 }
 export const systemClock: Clock = { now: () => new Date() };
 
-/** Writes columnar files from row files: Parquet by DuckDB in production. */
-export interface ParquetWriter {
-  /**
-   * Reads `rowsPath` (flat NDJSON whose keys are the table's column names) and writes Parquet parts of
-   * at most `partRows` rows each, sorted by `orderBy`, as `${outPrefix}-00000.parquet`, …; returns the
-   * written paths (at least one, even for no rows: every column is present in every file).
-   */
-  write(table: { name: string; columns: ReadonlyArray<{ name: string; type: string }> }, rowsPath: string, outPrefix: string, opts: { partRows: number; orderBy: string[] }): Promise<string[]>;
-  close(): Promise<void>;
+/** What one committed release left in the store: enough to chain, fence and read changes from. */
+export interface ReleaseState {
+  version: string;
+  manifest_sha256: string;
+  /** The change-index cut this release covers (every mark at or below it is in it); absent for releases made before the change index. */
+  cut?: number;
+  /** latest/ was refreshed from this release after its commit (false: a publish died while refreshing it). */
+  latest_synced?: boolean;
 }
 
 /**
  * What the publisher last published, kept outside the bucket: the next publish checks the bucket's
  * latest manifest against it before chaining onto it, so a rewritten manifest is never built upon.
+ *
+ * Two-phase: `prepare` records the release about to be committed, before `catalog.json` is written;
+ * `getLatest` promotes it when the catalog names it (the publisher died between the catalog and
+ * `commit`), and ignores it otherwise.
  */
 export interface ReleaseStateStore {
-  getLatest(): Promise<{ version: string; manifest_sha256: string } | undefined>;
-  setLatest(version: string, manifestSha256: string): Promise<void>;
+  getLatest(): Promise<{ latest?: ReleaseState; pending?: ReleaseState }>;
+  prepare(state: ReleaseState): Promise<void>;
+  commit(state: ReleaseState): Promise<void>;
+}
+
+/** What the build step reads: files written by the read step, and the previous release's Parquet. */
+export interface BuildInput {
+  /** The new release id (stamped as first_published on records that appear for the first time). */
+  version: string;
+  /** Rebuild from the store's heads alone: the previous release only gives first_published and the diff. */
+  full: boolean;
+  /** Local Parquet parts of the previous release, per table (record tables and event_actors); none for the first release. */
+  previous?: Partial<Record<string, string[]>>;
+  /**
+   * Written by the read step: `<table>.ndjson`, the public flat rows of every changed record that may be
+   * published (event_actors rows carry `__pos`, the actor's index); `touched.ndjson`, `{ id, table_name,
+   * retracted, reason }` for each of them and for each retracted one.
+   */
+  changesDir: string;
+  /** Where parts go: `tables/<table>/part-NNNNN.parquet` and `json/<table>.ndjson.gz`. */
+  outDir: string;
+  partRows: number;
+  /** Share of a table's rows (0..1) that may vanish without matching retractions. */
+  maxDropShare: number;
+}
+
+export interface BuiltTable {
+  /** Paths relative to outDir, with their rows. */
+  parts: Array<{ path: string; rows: number }>;
+  json: { path: string; rows: number };
+}
+
+/** What the build made, and what it found. */
+export interface BuildResult {
+  tables: Record<string, BuiltTable>;
+  changes: { add: number; modify: number; delete: number };
+  /** Changed records held back (or kept at their previous revision) because a reference is not in the release. */
+  deferred: Array<{ id: string; reason: string }>;
+  /** Ids that appear for the first time. */
+  added: string[];
+  /** What waiting cannot fix: when not empty, nothing may be published. */
+  problems: Array<{ path: string; code: string; message: string }>;
+  /** Country-wide death-toll claims, for the landing page. */
+  tolls: Array<{ claimant: string; value: number; qualifier: string; period: string }>;
+}
+
+/** Builds a release's tables from the previous release plus the changes: DuckDB in production. */
+export interface ReleaseBuilder {
+  build(input: BuildInput): Promise<BuildResult>;
+  close(): Promise<void>;
 }

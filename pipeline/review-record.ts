@@ -1,12 +1,21 @@
 import type { RecordKind } from '../schemas/records.ts';
 import { listReferences } from '../schemas/records.ts';
 import { conflict, forbidden, notFound } from './errors.ts';
-import type { AuditEntry, Clock, Principal, RecordHead, RecordStore } from './ports.ts';
+import type { AuditEntry, ChangeLog, Clock, Principal, RecordHead, RecordStore } from './ports.ts';
+import { publishEffect } from './published-state.ts';
 import { recordView } from './record-view.ts';
 
 export interface ReviewDeps {
   records: RecordStore;
+  /** Where the release each record first appeared in is kept. */
+  changes: Pick<ChangeLog, 'firstPublished'>;
   clock: Clock;
+}
+
+/** The head with the release it first appeared in, for the views that show it. */
+async function withFirstPublished(deps: ReviewDeps, head: RecordHead): Promise<RecordHead> {
+  const first = (await deps.changes.firstPublished([head.id])).get(head.id);
+  return first ? { ...head, first_published: first } : head;
 }
 
 export function requireEditor(principal: Principal): void {
@@ -24,11 +33,11 @@ export async function loadHead(records: RecordStore, kind: RecordKind | string, 
 export async function readRecord(kind: string, id: string, principal: Principal, deps: ReviewDeps): Promise<Record<string, unknown>> {
   const head = await loadHead(deps.records, kind, id);
   if (principal.role !== 'editor' && !head.submitters.includes(principal.keyId)) throw notFound(`no ${kind} record "${id}"`);
-  return recordView(head, principal);
+  return recordView(await withFirstPublished(deps, head), principal);
 }
 
 async function commit(deps: ReviewDeps, head: RecordHead, next: RecordHead, audit: AuditEntry): Promise<void> {
-  if (!(await deps.records.updateHead({ ...next, version: head.version + 1 }, audit))) {
+  if (!(await deps.records.updateHead({ ...next, version: head.version + 1 }, audit, publishEffect(head, next)))) {
     throw conflict('revision_conflict', `"${head.id}" changed while it was being reviewed: read it again and repeat`);
   }
 }
@@ -65,12 +74,12 @@ export async function reviewRecord(
         bad.map((b) => ({ path: b.pointer, code: 'unapproved_reference', message: `"${b.id}" is not an approved, unretracted ${b.target}` })),
       );
     }
-    next = { ...head, review_status: 'approved', approved_revision: head.revision, approved: head.content, approved_updated_at: head.updated_at };
+    next = { ...head, review_status: 'approved', approved_revision: head.revision, approved: head.content, approved_updated_at: head.updated_at, pending_since: undefined };
   } else {
-    next = { ...head, review_status: 'rejected' };
+    next = { ...head, review_status: 'rejected', pending_since: undefined };
   }
   await commit(deps, head, next, { id, action: decision, revision: head.revision, by: principal.keyId, at: now, ...(note ? { note } : {}) });
-  return recordView(next, principal);
+  return recordView(await withFirstPublished(deps, next), principal);
 }
 
 /** Retracts a record (editors): it leaves the next release as a `delete` with this reason. */
@@ -81,5 +90,5 @@ export async function retractRecord(kind: string, id: string, reason: string, pr
   const now = deps.clock.now().toISOString();
   const next: RecordHead = { ...head, retracted: true, retraction: { reason, at: now, by: principal.keyId } };
   await commit(deps, head, next, { id, action: 'retract', revision: head.revision, by: principal.keyId, at: now, note: reason });
-  return recordView(next, principal);
+  return recordView(await withFirstPublished(deps, next), principal);
 }

@@ -11,6 +11,10 @@ export const ReviewBody = z.strictObject({
 });
 export type ReviewBody = z.infer<typeof ReviewBody>;
 
+/** POST /publish: an empty body, or `{"full": true}` for a full rebuild from the store's heads. */
+export const PublishBody = z.strictObject({ full: z.boolean().optional().meta({ description: 'Rebuild every table from the store instead of from the previous release plus the changes.' }) });
+export type PublishBody = z.infer<typeof PublishBody>;
+
 export const RetractBody = z.strictObject({ reason: text(1, 1000) });
 export type RetractBody = z.infer<typeof RetractBody>;
 

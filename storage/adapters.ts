@@ -1,9 +1,9 @@
-import { tmpdir } from 'node:os';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import type { Clock, KeyStore, LeaseStore, ObjectStore, ParquetWriter, RecordStore, ReleaseStateStore } from '../pipeline/ports.ts';
+import type { ChangeLog, Clock, KeyStore, LeaseStore, ObjectStore, RecordStore, ReleaseBuilder, ReleaseStateStore } from '../pipeline/ports.ts';
 import { systemClock } from '../pipeline/ports.ts';
-import { DuckDbParquetWriter } from './duckdb-parquet-writer.ts';
+import { DuckDbReleaseBuilder } from './duckdb-release-builder.ts';
+import { DynamoDbChangeLog } from './dynamodb-change-log.ts';
 import { DynamoDbKeyStore } from './dynamodb-key-store.ts';
 import { DynamoDbLeaseStore } from './dynamodb-lease-store.ts';
 import { DynamoDbRecordStore } from './dynamodb-record-store.ts';
@@ -17,6 +17,8 @@ export interface AdapterSettings {
   bucketName: string;
   dynamodb?: DynamoDBClientConfig;
   s3?: S3ClientConfig;
+  /** DuckDB's memory_limit while building a release (default 1GB); it spills to disk beyond it. */
+  duckdbMemoryLimit?: string;
 }
 
 /** Every port the use cases need, wired to one table and one bucket. */
@@ -27,7 +29,8 @@ export interface Adapters {
   releases: ReleaseStateStore;
   objects: ObjectStore;
   clock: Clock;
-  openParquetWriter: () => Promise<ParquetWriter>;
+  changes: ChangeLog;
+  openReleaseBuilder: (opts: { tempDirectory: string }) => Promise<ReleaseBuilder>;
   dynamodb: DynamoDBClient;
   s3: S3Client;
   settings: AdapterSettings;
@@ -46,8 +49,9 @@ export function createAdapters(settings: AdapterSettings): Adapters {
     releases: new DynamoDbReleaseStateStore(db, settings.tableName),
     objects: new S3ObjectStore(s3, settings.bucketName),
     clock: systemClock,
-    // DuckDB spills to the OS temp dir: on Lambda the only writable place is /tmp.
-    openParquetWriter: () => DuckDbParquetWriter.open({ tempDirectory: tmpdir() }),
+    changes: new DynamoDbChangeLog(db, settings.tableName),
+    // DuckDB spills into the publish's work folder (under /tmp on Lambda, the only writable place).
+    openReleaseBuilder: (opts) => DuckDbReleaseBuilder.open({ tempDirectory: opts.tempDirectory, memoryLimit: settings.duckdbMemoryLimit }),
     dynamodb,
     s3,
     settings,

@@ -1,21 +1,35 @@
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { ReleaseStateStore } from '../pipeline/ports.ts';
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { ReleaseState, ReleaseStateStore } from '../pipeline/ports.ts';
 
 const KEY = { pk: 'RELEASE#latest', sk: 'RELEASE' };
 
-/** The last published release id and manifest hash, in the table beside the records. */
+const toState = (v: unknown): ReleaseState | undefined => {
+  const o = v as { version?: string; manifest_sha256?: string; cut?: number; latest_synced?: boolean } | undefined;
+  if (!o?.version || !o.manifest_sha256) return undefined;
+  return { version: o.version, manifest_sha256: o.manifest_sha256, ...(o.cut !== undefined ? { cut: Number(o.cut) } : {}), ...(o.latest_synced !== undefined ? { latest_synced: o.latest_synced } : {}) };
+};
+
+/** The last committed release (and the one being committed), in the table beside the records. */
 export class DynamoDbReleaseStateStore implements ReleaseStateStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly table: string,
   ) {}
 
-  async getLatest(): Promise<{ version: string; manifest_sha256: string } | undefined> {
+  async getLatest(): Promise<{ latest?: ReleaseState; pending?: ReleaseState }> {
     const out = await this.db.send(new GetCommand({ TableName: this.table, Key: KEY, ConsistentRead: true }));
-    return out.Item ? { version: out.Item.version as string, manifest_sha256: out.Item.manifest_sha256 as string } : undefined;
+    const item = out.Item;
+    if (!item) return {};
+    // Items written before the two-phase state kept version and hash at the top level.
+    const latest = toState(item.latest) ?? toState(item);
+    return { latest, pending: toState(item.pending) };
   }
 
-  async setLatest(version: string, manifestSha256: string): Promise<void> {
-    await this.db.send(new PutCommand({ TableName: this.table, Item: { ...KEY, version, manifest_sha256: manifestSha256 } }));
+  async prepare(state: ReleaseState): Promise<void> {
+    await this.db.send(new UpdateCommand({ TableName: this.table, Key: KEY, UpdateExpression: 'SET pending = :p', ExpressionAttributeValues: { ':p': state } }));
+  }
+
+  async commit(state: ReleaseState): Promise<void> {
+    await this.db.send(new PutCommand({ TableName: this.table, Item: { ...KEY, latest: state } }));
   }
 }

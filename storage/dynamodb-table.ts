@@ -1,17 +1,64 @@
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException, UpdateTableCommand, UpdateTimeToLiveCommand, type GlobalSecondaryIndexDescription } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createHash } from 'node:crypto';
 
 /**
- * The one table's shape, shared by the CDK stack and the local stack: a partition key `pk` and a sort
- * key `sk` (both strings), and `ttl` (epoch seconds) for items that expire, such as publish leases.
+ * The one table's shape, shared by the CDK stack and the local stack.
+ *
+ * Key design (one table; every index the issues need, decided once):
+ *
+ * | item | pk | sk | index attributes |
+ * |---|---|---|---|
+ * | record head | `REC#<id>` | `HEAD` | `heads_pk` = `H#<shard>` + `id` (index `heads`); `queue_pk` = `Q#<status>#<kind>` + `queue_sk` (index `queue`) |
+ * | revision | `REC#<id>` | `REV#<n, 10 digits>` | — |
+ * | review/retract action | `REC#<id>` | `AUDIT#<at>#<nonce>` | — |
+ * | first release of a record | `REC#<id>` | `PUBLISHED` | — |
+ * | change mark | `CHG#<shard>` | `<ms, 15 digits>#<id>` | — (read by strongly consistent Query; `ttl`) |
+ * | publish fence | `PUBLISH#FENCE` | `FENCE` | — |
+ * | deferred record | `DEFERRED` | `<id>` | — |
+ * | release state | `RELEASE#latest` | `RELEASE` | — |
+ * | API key / key id | `KEY#<hash>` / `KEYID#<id>` | `KEY` / `KEYID` | — |
+ * | lease | `LEASE#<name>` | `LEASE` | — (`ttl`) |
+ *
+ * - `heads` (sparse: heads only, projection ALL) is what a full rebuild scans, so it never reads a
+ *   revision, audit or key item, and what a listing by id queries (shard by shard, merged).
+ * - `queue` (sparse: heads only) serves the review queue: `queue_pk` groups by review status (or
+ *   `retracted`) and kind, `queue_sk` orders pending records by the time they started waiting and the
+ *   others by id.
+ * Heads are spread over {@link HEAD_SHARDS} index partitions and marks over {@link MARK_SHARDS} table
+ * partitions, so that no single partition takes every write.
  */
-export const TABLE_SHAPE = { partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'ttl' } as const;
+export const TABLE_SHAPE = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  ttlAttribute: 'ttl',
+  indexes: {
+    heads: { name: 'heads', partitionKey: 'heads_pk', sortKey: 'id' },
+    queue: { name: 'queue', partitionKey: 'queue_pk', sortKey: 'queue_sk' },
+  },
+} as const;
+
+export const HEAD_SHARDS = 16;
+export const MARK_SHARDS = 8;
+
+/** A stable small number from an id, for spreading items over partitions. */
+export function shardOf(id: string, shards: number): number {
+  return createHash('sha256').update(id).digest().readUInt32BE(0) % shards;
+}
+
+const MS_DIGITS = 15;
+export const padMs = (ms: number) => String(ms).padStart(MS_DIGITS, '0');
 
 /** Item keys: every record lives under its own partition, beside its revisions and audit entries. */
 export const keys = {
   head: (id: string) => ({ pk: `REC#${id}`, sk: 'HEAD' }),
   revision: (id: string, revision: number) => ({ pk: `REC#${id}`, sk: `REV#${String(revision).padStart(10, '0')}` }),
   audit: (id: string, at: string, nonce: string) => ({ pk: `REC#${id}`, sk: `AUDIT#${at}#${nonce}` }),
+  published: (id: string) => ({ pk: `REC#${id}`, sk: 'PUBLISHED' }),
+  mark: (id: string, at: number) => ({ pk: `CHG#${shardOf(id, MARK_SHARDS)}`, sk: `${padMs(at)}#${id}` }),
+  markShard: (shard: number) => `CHG#${shard}`,
+  fence: () => ({ pk: 'PUBLISH#FENCE', sk: 'FENCE' }),
+  deferred: (id: string) => ({ pk: 'DEFERRED', sk: id }),
   apiKey: (sha256: string) => ({ pk: `KEY#${sha256}`, sk: 'KEY' }),
   apiKeyId: (keyId: string) => ({ pk: `KEYID#${keyId}`, sk: 'KEYID' }),
   lease: (name: string) => ({ pk: `LEASE#${name}`, sk: 'LEASE' }),
@@ -21,27 +68,49 @@ export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }
 
-/** Creates the table if it does not exist (local stack and tests; in AWS the CDK stack owns it). */
-export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
+const INDEX_DEFINITIONS = Object.values(TABLE_SHAPE.indexes).map((ix) => ({
+  IndexName: ix.name,
+  KeySchema: [
+    { AttributeName: ix.partitionKey, KeyType: 'HASH' as const },
+    { AttributeName: ix.sortKey, KeyType: 'RANGE' as const },
+  ],
+  Projection: { ProjectionType: 'ALL' as const },
+}));
+
+const ATTRIBUTES = [TABLE_SHAPE.partitionKey, TABLE_SHAPE.sortKey, ...Object.values(TABLE_SHAPE.indexes).flatMap((ix) => [ix.partitionKey, ix.sortKey])];
+const attributeDefinitions = () => [...new Set(ATTRIBUTES)].map((name) => ({ AttributeName: name, AttributeType: 'S' as const }));
+
+/**
+ * Creates the table if it does not exist, and adds any index it lacks (a table made by an earlier
+ * version); local stack and tests only: in AWS the CDK stack owns the table.
+ * @returns the names of the indexes that were added to an existing table (they need a backfill)
+ */
+export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<string[]> {
+  let existing: GlobalSecondaryIndexDescription[] | undefined;
   try {
-    await client.send(new DescribeTableCommand({ TableName: tableName }));
-    return;
+    existing = (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table?.GlobalSecondaryIndexes ?? [];
   } catch (err) {
     if (!(err instanceof ResourceNotFoundException)) throw err;
+  }
+  if (existing) {
+    const missing = INDEX_DEFINITIONS.filter((d) => !existing!.some((e) => e.IndexName === d.IndexName));
+    for (const index of missing) {
+      await client.send(new UpdateTableCommand({ TableName: tableName, AttributeDefinitions: attributeDefinitions(), GlobalSecondaryIndexUpdates: [{ Create: index }] }));
+    }
+    return missing.map((m) => m.IndexName);
   }
   await client.send(
     new CreateTableCommand({
       TableName: tableName,
       BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: TABLE_SHAPE.partitionKey, AttributeType: 'S' },
-        { AttributeName: TABLE_SHAPE.sortKey, AttributeType: 'S' },
-      ],
+      AttributeDefinitions: attributeDefinitions(),
       KeySchema: [
         { AttributeName: TABLE_SHAPE.partitionKey, KeyType: 'HASH' },
         { AttributeName: TABLE_SHAPE.sortKey, KeyType: 'RANGE' },
       ],
+      GlobalSecondaryIndexes: INDEX_DEFINITIONS,
     }),
   );
   await client.send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: TABLE_SHAPE.ttlAttribute, Enabled: true } }));
+  return [];
 }

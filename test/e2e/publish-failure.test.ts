@@ -106,38 +106,60 @@ describe('a publish that fails while writing the release folder', () => {
   }
 });
 
-describe('a publish that fails after the release folder is complete (latest/ or the pointers)', () => {
+describe('a publish that fails at its commit point', () => {
+  it('on catalog.json itself (the conditional write): catalog.json, latest/ and earlier releases are byte-identical; the next publish is complete under a new id', async () => {
+    const added = await pendingChange();
+    const before = await snapshot(stack.ctx.objects);
+    const cat = (await catalog(stack)).value;
+    const frozen = new Date();
+    const clock = { now: () => frozen };
+    const { store } = await failingPublish(releaseObjects, clock);
+    expect(store.failedKey).toBe('catalog.json');
+    const left = foldersOf(store);
+    const after = await snapshot(stack.ctx.objects);
+    expect(only(after, (k) => !k.startsWith(`releases/${left[0]}/`))).toEqual(before);
+    await verifyRelease(stack, cat.latest);
+    await repairPublish(clock, left, added);
+  });
+});
+
+describe('a publish that fails after its commit (index.html, athena/, the latest/ copy)', () => {
   // S3 has no multi-object atomicity: a failure during the latest/ copy leaves latest/ partly refreshed.
-  // What must hold: catalog.json (what readers start from) and every earlier release are untouched, and
-  // the next publish repairs latest/ to match its own release exactly.
+  // What must hold: the release the catalog now names is complete, earlier releases are untouched, and
+  // the next publish, even one with nothing to publish, makes latest/ that release exactly.
   const cases = [
-    ['during the latest/ copy', () => releaseObjects + 5],
-    ['after latest/, on athena/tables.sql', () => 2 * releaseObjects],
-    ['on catalog.json itself', () => 2 * releaseObjects + 2],
+    ['on index.html', () => releaseObjects + 1],
+    ['on athena/tables.sql', () => releaseObjects + 2],
+    ['during the latest/ copy', () => releaseObjects + 3 + 5],
+    ["on latest/'s last object", () => releaseObjects + 3 + releaseObjects - 1],
   ] as const;
 
   for (const [label, n] of cases) {
-    it(`${label}: catalog.json and earlier releases are unchanged; the next publish repairs latest/`, async () => {
+    it(`${label}: the committed release is complete and earlier ones unchanged; the next publish repairs latest/`, async () => {
       const okPuts = n();
       const added = await pendingChange();
       const before = await snapshot(stack.ctx.objects);
       const cat = (await catalog(stack)).value;
-      const frozen = new Date();
-      const clock = { now: () => frozen };
-      const { store } = await failingPublish(okPuts, clock);
+      const { store } = await failingPublish(okPuts, systemClockFrom());
       const left = foldersOf(store);
       expect(left).toHaveLength(1);
       expect(store.written.filter((k) => k.startsWith('releases/'))).toHaveLength(releaseObjects);
 
       const after = await snapshot(stack.ctx.objects);
-      expect(after.get('catalog.json')).toBe(before.get('catalog.json'));
+      const committed = (await catalog(stack)).value;
+      expect(committed.latest).toBe(left[0]);
+      const rel = await verifyRelease(stack, committed.latest);
+      expect(ndjsonGz(rel.files.get('json/changes.ndjson.gz')!).map((c: Json) => [c.op, c.id])).toEqual([['add', added]]);
       for (const v of cat.versions) expect(only(after, (k) => k.startsWith(`releases/${v.version}/`))).toEqual(only(before, (k) => k.startsWith(`releases/${v.version}/`)));
-      // Nothing was written outside the new folder, latest/ and the two pointer files it got to.
       const touched = [...after.keys()].filter((k) => after.get(k) !== before.get(k));
-      for (const k of touched) expect(k.startsWith(`releases/${left[0]}/`) || k.startsWith('latest/') || k === 'athena/tables.sql' || k === 'index.html', k).toBe(true);
-      await verifyRelease(stack, cat.latest);
+      for (const k of touched) expect(k.startsWith(`releases/${left[0]}/`) || k.startsWith('latest/') || ['catalog.json', 'athena/tables.sql', 'index.html'].includes(k), k).toBe(true);
 
-      await repairPublish(clock, left, added);
+      expect(await publishRelease(stack.ctx)).toMatchObject({ published: false, reason: 'no changes' });
+      expect(await listKeys(stack.ctx.objects, 'latest/')).toEqual([...rel.files.keys()].map((k) => `latest/${k}`).sort());
+      for (const [path, bytes] of rel.files) expect(Buffer.compare(await fetchObject(stack.publicBaseUrl, `latest/${path}`), bytes), `latest/${path}`).toBe(0);
     });
   }
 });
+
+/** The system clock (the releases of these cases must follow the earlier ones in time). */
+const systemClockFrom = (): PublishDeps['clock'] => ({ now: () => new Date() });

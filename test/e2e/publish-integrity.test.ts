@@ -62,32 +62,68 @@ describe('first_published, the server field', () => {
   });
 });
 
-describe('a publish that failed after refreshing latest/', () => {
-  it('is undone by the next publish: latest/ is the catalog release again and the orphan folder is gone, so a retraction reaches latest/', async () => {
+/** Every key in the bucket, and no object of it holds `canary` (gzip decompressed). */
+async function bucketLacks(canary: string): Promise<string[]> {
+  const { gunzipSync } = await import('node:zlib');
+  const keys: string[] = [];
+  for await (const o of stack.ctx.objects.list('')) keys.push(o.key);
+  for (const k of keys) {
+    const body = Buffer.from((await stack.ctx.objects.get(k))!);
+    const text = k.endsWith('.gz') ? gunzipSync(body).toString() : body.toString('latin1');
+    expect(text, k).not.toContain(canary);
+  }
+  return keys;
+}
+
+describe('a publish that failed at its commit point', () => {
+  it('left latest/ and the catalog as they were; its orphan folder goes once older than a lease; a retraction before the next publish keeps the record out', async () => {
     const { publishRelease } = await import('../../pipeline/publish-release.ts');
+    const catalogBefore = Buffer.from((await stack.ctx.objects.get('catalog.json'))!);
+    const latestBefore = Buffer.from((await stack.ctx.objects.get('latest/manifest.json'))!);
     const failingCatalog = new FailingObjectStore(stack.ctx.objects, (key) => key === 'catalog.json');
     const person = { id: 'per-orphaned', kind: 'person', name: 'CANARY-ORPHAN-NAME', name_disclosure: 'public_record', fate: 'detained', source_ids: ['src-integrity-1'] };
     expect((await call(stack, 'POST', '/records', { key: stack.editorKey, json: { records: [person] } })).body.results[0].status).toBe('created');
     await expect(publishRelease({ ...stack.ctx, objects: failingCatalog }, {})).rejects.toThrow(/injected failure/);
-    const staleLatest = Buffer.from((await stack.ctx.objects.get('latest/json/persons.ndjson.gz'))!);
-    const { gunzipSync } = await import('node:zlib');
-    expect(gunzipSync(staleLatest).toString()).toContain('CANARY-ORPHAN-NAME');
+    expect(Buffer.compare(Buffer.from((await stack.ctx.objects.get('catalog.json'))!), catalogBefore)).toBe(0);
+    expect(Buffer.compare(Buffer.from((await stack.ctx.objects.get('latest/manifest.json'))!), latestBefore)).toBe(0);
+    const orphan = failingCatalog.written.find((k) => k.startsWith('releases/'))!.split('/')[1]!;
 
     expect((await call(stack, 'POST', '/records/person/per-orphaned/retract', { key: stack.editorKey, json: { reason: 'endangers the person' } })).status).toBe(200);
-    const after = await call(stack, 'POST', '/publish', { key: stack.editorKey });
-    expect(after.status).toBe(200);
-    expect(after.body).toEqual({ published: false, reason: 'no changes' });
+    // A young orphan may be another publisher's release in progress: it stays.
+    const young = await publishRelease(stack.ctx, {});
+    expect(young).toMatchObject({ published: false, reason: 'no changes' });
+    expect((await stack.ctx.objects.get(`releases/${orphan}/manifest.json`)) !== undefined).toBe(true);
+    // Older than the lease's lifetime, it goes (this publish is given a 300 ms lease).
+    await new Promise((r) => setTimeout(r, 400));
+    await call(stack, 'POST', '/records', { key: stack.editorKey, json: { records: [source('src-after-orphan')] } });
+    expect(await publishRelease(stack.ctx, { leaseTtlMs: 300 })).toMatchObject({ published: true });
 
     const catalog = JSON.parse(Buffer.from((await stack.ctx.objects.get('catalog.json'))!).toString());
     expect(Buffer.compare(Buffer.from((await stack.ctx.objects.get('latest/manifest.json'))!), Buffer.from((await stack.ctx.objects.get(catalog.latest_manifest))!))).toBe(0);
-    const keys: string[] = [];
-    for await (const k of stack.ctx.objects.list('')) keys.push(k);
     const listed = new Set(catalog.versions.map((v: { version: string }) => v.version));
+    const keys = await bucketLacks('CANARY-ORPHAN-NAME');
     expect(keys.filter((k) => k.startsWith('releases/') && !listed.has(k.split('/')[1]))).toEqual([]);
-    for (const k of keys) {
-      const body = Buffer.from((await stack.ctx.objects.get(k))!);
-      const text = k.endsWith('.gz') ? gunzipSync(body).toString() : body.toString('latin1');
-      expect(text, k).not.toContain('CANARY-ORPHAN-NAME');
+  });
+});
+
+describe('a publish that died while refreshing latest/ (after its commit)', () => {
+  it('is repaired by the next publish, even one with nothing to publish: latest/ is the catalog release again', async () => {
+    const { publishRelease } = await import('../../pipeline/publish-release.ts');
+    await call(stack, 'POST', '/records', { key: stack.editorKey, json: { records: [source('src-latest-repair')] } });
+    // The third copy into latest/ fails: latest/ now mixes two releases.
+    let copies = 0;
+    const failing = new FailingObjectStore(stack.ctx.objects, (key) => key.startsWith('latest/') && ++copies >= 3);
+    await expect(publishRelease({ ...stack.ctx, objects: failing }, {})).rejects.toThrow(/injected failure/);
+    const catalog = JSON.parse(Buffer.from((await stack.ctx.objects.get('catalog.json'))!).toString());
+    const committed = Buffer.from((await stack.ctx.objects.get(catalog.latest_manifest))!);
+    expect(Buffer.compare(Buffer.from((await stack.ctx.objects.get('latest/manifest.json'))!), committed)).not.toBe(0);
+
+    expect(await publishRelease(stack.ctx, {})).toMatchObject({ published: false, reason: 'no changes' });
+    expect(Buffer.compare(Buffer.from((await stack.ctx.objects.get('latest/manifest.json'))!), committed)).toBe(0);
+    const sums = Buffer.from((await stack.ctx.objects.get('latest/SHA256SUMS'))!).toString();
+    for (const [, hash, path] of sums.matchAll(/^([0-9a-f]{64}) {2}(.+)$/gm)) {
+      const { createHash } = await import('node:crypto');
+      expect(createHash('sha256').update(Buffer.from((await stack.ctx.objects.get(`latest/${path}`))!)).digest('hex'), path).toBe(hash);
     }
   });
 });

@@ -575,7 +575,9 @@ describe('quality gates', () => {
     for (const id of lost) await db.send(new DeleteCommand({ TableName: stack.ctx.settings.tableName, Key: { pk: `REC#${id}`, sk: 'HEAD' } }));
 
     const before = await snapshot(stack.ctx.objects);
-    const r = await call(stack, 'POST', '/publish', { key: stack.editorKey });
+    // Lost items leave no mark in the change index: an incremental publish cannot see them, a full rebuild does.
+    expect((await call(stack, 'POST', '/publish', { key: stack.editorKey })).body).toEqual({ published: false, reason: 'no changes' });
+    const r = await call(stack, 'POST', '/publish', { key: stack.editorKey, json: { full: true } });
     expect(r.status, r.text).toBe(409);
     expect(r.body.code).toBe('quality_gate_failed');
     expect(r.body.errors).toEqual([expect.objectContaining({ path: '/sources', code: 'unexplained_drop', message: expect.stringContaining('3 of 20') })]);
@@ -584,7 +586,7 @@ describe('quality gates', () => {
     // The same handlers, configured with LEDGER_MAX_DROP_SHARE = 0.5, publish it.
     const relaxed = await startApiServer({ ...stack.ctx, publishing: { maxDropShare: 0.5 } }, { port: 0 });
     try {
-      const ok = await call(relaxed, 'POST', '/publish', { key: stack.editorKey });
+      const ok = await call(relaxed, 'POST', '/publish', { key: stack.editorKey, json: { full: true } });
       expect(ok.status, ok.text).toBe(200);
       expect(ok.body).toMatchObject({ published: true, changes: { add: 0, modify: 0, delete: 3 } });
       expect(ok.body.record_counts.sources).toBe(17);

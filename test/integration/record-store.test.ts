@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { dynamodbClientConfig } from '../../local/services.ts';
-import type { ApiKey, AuditEntry, RecordHead, RevisionEntry, StoredContent } from '../../pipeline/ports.ts';
+import type { ApiKey, AuditEntry, RecordHead, RecordStore, RevisionEntry, StoredContent } from '../../pipeline/ports.ts';
 import { createAdapters, type Adapters } from '../../storage/adapters.ts';
 import { documentClient, ensureTable, keys } from '../../storage/dynamodb-table.ts';
 
@@ -19,6 +19,11 @@ afterAll(() => {
   a?.s3.destroy();
 });
 
+/** The store's writes without a change mark (a pending submission, a rejection): what most tests here need. */
+const unmarked = (records: RecordStore) => ({
+  writeRevision: (h: RecordHead, r: RevisionEntry) => records.writeRevision(h, r, { publishChanged: false }),
+  updateHead: (h: RecordHead, x: AuditEntry) => records.updateHead(h, x, { publishChanged: false }),
+});
 const uid = (prefix: string) => `${prefix}-${randomBytes(5).toString('hex')}`;
 const T0 = '2026-01-10T00:00:00.000Z';
 const title = (c: StoredContent) => (c as { title?: string }).title;
@@ -72,7 +77,7 @@ describe('DynamoDbRecordStore', () => {
   it('writeRevision creates the head and the revision together, and getHead reads back the same head', async () => {
     const id = uid('src');
     const h = head(id, 1, 1, content(id, 'Ünïcödé “quotes” 😀', { tags: ['a', 'b'], restricted: { notes: '' } }));
-    expect(await a.records.writeRevision(h, rev(id, 1, h.content))).toBe(true);
+    expect(await unmarked(a.records).writeRevision(h, rev(id, 1, h.content))).toBe(true);
     expect(await a.records.getHead(id)).toEqual(h);
     const revs = await a.records.listRevisions(id);
     expect(revs).toEqual([rev(id, 1, h.content)]);
@@ -82,35 +87,35 @@ describe('DynamoDbRecordStore', () => {
 
   it('a writeRevision with a stale version returns false and leaves head and revisions untouched (no orphan revision)', async () => {
     const id = uid('src');
-    expect(await a.records.writeRevision(head(id, 1, 1), rev(id, 1))).toBe(true);
+    expect(await unmarked(a.records).writeRevision(head(id, 1, 1), rev(id, 1))).toBe(true);
     const before = await partition(id);
 
     // Another writer also thinks it creates the record (version 1 again).
-    expect(await a.records.writeRevision(head(id, 2, 1, content(id, 'racer')), rev(id, 2, content(id, 'racer')))).toBe(false);
+    expect(await unmarked(a.records).writeRevision(head(id, 2, 1, content(id, 'racer')), rev(id, 2, content(id, 'racer')))).toBe(false);
     // A writer that read long ago / in the future: versions 3 and 5 against stored 1.
-    expect(await a.records.writeRevision(head(id, 2, 3, content(id, 'stale')), rev(id, 2, content(id, 'stale')))).toBe(false);
-    expect(await a.records.writeRevision(head(id, 7, 5, content(id, 'far')), rev(id, 7, content(id, 'far')))).toBe(false);
+    expect(await unmarked(a.records).writeRevision(head(id, 2, 3, content(id, 'stale')), rev(id, 2, content(id, 'stale')))).toBe(false);
+    expect(await unmarked(a.records).writeRevision(head(id, 7, 5, content(id, 'far')), rev(id, 7, content(id, 'far')))).toBe(false);
     expect(await partition(id)).toEqual(before);
     expect(await a.records.listRevisions(id)).toHaveLength(1);
     expect(title((await a.records.getHead(id))!.content)).toBe('A report');
 
     // The right version goes through.
-    expect(await a.records.writeRevision(head(id, 2, 2, content(id, 'second')), rev(id, 2, content(id, 'second')))).toBe(true);
+    expect(await unmarked(a.records).writeRevision(head(id, 2, 2, content(id, 'second')), rev(id, 2, content(id, 'second')))).toBe(true);
     expect((await a.records.listRevisions(id)).map((r) => r.revision)).toEqual([1, 2]);
   });
 
   it('writeRevision refuses to overwrite an existing revision item even when the head condition holds', async () => {
     const id = uid('src');
-    expect(await a.records.writeRevision(head(id, 1, 1), rev(id, 1))).toBe(true);
+    expect(await unmarked(a.records).writeRevision(head(id, 1, 1), rev(id, 1))).toBe(true);
     const before = await partition(id);
     // Head version 2 is right, but revision 1 exists already: the whole transaction fails.
-    expect(await a.records.writeRevision(head(id, 1, 2, content(id, 'overwrite')), rev(id, 1, content(id, 'overwrite')))).toBe(false);
+    expect(await unmarked(a.records).writeRevision(head(id, 1, 2, content(id, 'overwrite')), rev(id, 1, content(id, 'overwrite')))).toBe(false);
     expect(await partition(id)).toEqual(before);
   });
 
   it('concurrent writers of the same next version: exactly one wins', async () => {
     const id = uid('src');
-    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => a.records.writeRevision(head(id, 1, 1, content(id, `w${i}`)), rev(id, 1, content(id, `w${i}`)))));
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => unmarked(a.records).writeRevision(head(id, 1, 1, content(id, `w${i}`)), rev(id, 1, content(id, `w${i}`)))));
     expect(results.filter(Boolean)).toHaveLength(1);
     const revs = await a.records.listRevisions(id);
     expect(revs).toHaveLength(1);
@@ -119,19 +124,19 @@ describe('DynamoDbRecordStore', () => {
 
   it('updateHead with a stale version returns false and writes neither head nor audit', async () => {
     const id = uid('src');
-    expect(await a.records.writeRevision(head(id, 1, 1, content(id), { review_status: 'pending', approved_revision: undefined, approved: undefined }), rev(id, 1))).toBe(true);
+    expect(await unmarked(a.records).writeRevision(head(id, 1, 1, content(id), { review_status: 'pending', approved_revision: undefined, approved: undefined }), rev(id, 1))).toBe(true);
     const before = await partition(id);
     const audit: AuditEntry = { id, action: 'approve', revision: 1, by: 'key_ed', at: '2026-01-11T00:00:00.000Z' };
-    expect(await a.records.updateHead(head(id, 1, 1), audit)).toBe(false);
-    expect(await a.records.updateHead(head(id, 1, 3), audit)).toBe(false);
+    expect(await unmarked(a.records).updateHead(head(id, 1, 1), audit)).toBe(false);
+    expect(await unmarked(a.records).updateHead(head(id, 1, 3), audit)).toBe(false);
     expect(await partition(id)).toEqual(before);
     expect(await a.records.listAudit(id)).toEqual([]);
 
-    expect(await a.records.updateHead(head(id, 1, 2), audit)).toBe(true);
+    expect(await unmarked(a.records).updateHead(head(id, 1, 2), audit)).toBe(true);
     expect((await a.records.getHead(id))!).toMatchObject({ version: 2, review_status: 'approved', approved_revision: 1 });
     expect(await a.records.listAudit(id)).toEqual([audit]);
     // The same version again is stale now.
-    expect(await a.records.updateHead(head(id, 1, 2, content(id), { review_status: 'rejected' }), { ...audit, action: 'reject' })).toBe(false);
+    expect(await unmarked(a.records).updateHead(head(id, 1, 2, content(id), { review_status: 'rejected' }), { ...audit, action: 'reject' })).toBe(false);
     expect(await a.records.listAudit(id)).toHaveLength(1);
     // Revisions are not touched by head updates.
     expect(await a.records.listRevisions(id)).toHaveLength(1);
@@ -139,7 +144,7 @@ describe('DynamoDbRecordStore', () => {
 
   it('listRevisions is in revision order (past 9 and 10) and listAudit in time order', async () => {
     const id = uid('src');
-    for (let r = 1; r <= 12; r++) expect(await a.records.writeRevision(head(id, r, r, content(id, `t${r}`)), rev(id, r, content(id, `t${r}`)))).toBe(true);
+    for (let r = 1; r <= 12; r++) expect(await unmarked(a.records).writeRevision(head(id, r, r, content(id, `t${r}`)), rev(id, r, content(id, `t${r}`)))).toBe(true);
     const revs = await a.records.listRevisions(id);
     expect(revs.map((r) => r.revision)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
     expect(revs.map((r) => title(r.content))).toEqual(Array.from({ length: 12 }, (_, i) => `t${i + 1}`));
@@ -149,7 +154,7 @@ describe('DynamoDbRecordStore', () => {
     let version = 12;
     for (const [i, at] of times.entries()) {
       version += 1;
-      expect(await a.records.updateHead(head(id, 12, version), { id, action: i % 2 ? 'approve' : 'reject', revision: 12, by: `key_${i}`, at })).toBe(true);
+      expect(await unmarked(a.records).updateHead(head(id, 12, version), { id, action: i % 2 ? 'approve' : 'reject', revision: 12, by: `key_${i}`, at })).toBe(true);
     }
     const audit = await a.records.listAudit(id);
     expect(audit.map((x) => x.at)).toEqual([...times].sort());
@@ -172,13 +177,13 @@ describe('DynamoDbRecordStore over many records: getHeads and scanHeads', () => 
     await ensureTable(s.dynamodb, table);
     await pool(ids, 24, async (id) => {
       const c = content(id, `title ${id}`, { restricted: { notes: big } });
-      expect(await s.records.writeRevision(head(id, 1, 1, c), rev(id, 1, c))).toBe(true);
+      expect(await unmarked(s.records).writeRevision(head(id, 1, 1, c), rev(id, 1, c))).toBe(true);
     });
     // A second revision and an audit entry for some, plus key and lease items beside them.
     await pool(ids.slice(0, 20), 16, async (id) => {
       const c = content(id, `title ${id} v2`, { restricted: { notes: big } });
-      expect(await s.records.writeRevision(head(id, 2, 2, c), rev(id, 2, c))).toBe(true);
-      expect(await s.records.updateHead(head(id, 2, 3, c), { id, action: 'approve', revision: 2, by: 'key_x', at: T0 })).toBe(true);
+      expect(await unmarked(s.records).writeRevision(head(id, 2, 2, c), rev(id, 2, c))).toBe(true);
+      expect(await unmarked(s.records).updateHead(head(id, 2, 3, c), { id, action: 'approve', revision: 2, by: 'key_x', at: T0 })).toBe(true);
     });
     expect(await s.keys.putKey(apiKey(uid('key'), uid('hash')))).toBe(true);
     expect(await s.leases.acquire('publish', 'me', 60_000, new Date())).toBe(true);

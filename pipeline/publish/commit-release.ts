@@ -1,0 +1,106 @@
+import { athenaDdl } from '../../schemas/athena.ts';
+import type { Catalog } from '../../schemas/release.ts';
+import { conflict } from '../errors.ts';
+import { landingPage } from '../landing-page.ts';
+import { ObjectChangedError, ObjectExistsError, type BuildResult, type ObjectStore, type ReleaseState, type ReleaseStateStore } from '../ports.ts';
+import type { PreviousRelease } from './previous-release.ts';
+import { TITLE, contentTypeOf, type ReleaseFolder } from './write-release.ts';
+
+const MUTABLE = 'public, max-age=60';
+
+/**
+ * The commit point: catalog.json, replaced only if it is still the one read at the start (If-Match on
+ * its ETag; If-None-Match for the first), by a publisher that still holds the lease. The store records
+ * the release as prepared before, and as committed after: a publisher that dies in between leaves a
+ * prepared release that the next publish promotes when the catalog names it.
+ */
+export async function commitCatalog(
+  objects: ObjectStore,
+  releases: ReleaseStateStore,
+  folder: ReleaseFolder,
+  state: ReleaseState,
+  previous: PreviousRelease | undefined,
+  datasetName: string,
+  assertHeld: () => void,
+): Promise<Catalog> {
+  const { version, created } = folder.manifest;
+  const catalog: Catalog = {
+    name: datasetName,
+    latest: version,
+    latest_manifest: `releases/${version}/manifest.json`,
+    versions: [{ version, created, manifest: `releases/${version}/manifest.json`, record_counts: folder.recordCounts }, ...(previous?.catalog.versions ?? [])],
+  };
+  await releases.prepare(state);
+  assertHeld();
+  try {
+    await objects.put('catalog.json', Buffer.from(JSON.stringify(catalog, null, 2) + '\n'), {
+      contentType: 'application/json',
+      cacheControl: 'no-cache',
+      ...(previous ? { ifMatch: previous.catalogEtag } : { ifNoneMatch: true }),
+    });
+  } catch (err) {
+    if (err instanceof ObjectChangedError || err instanceof ObjectExistsError) {
+      throw conflict('catalog_changed', 'catalog.json changed while this release was being built (another publisher committed first): nothing was published; publish again', undefined);
+    }
+    throw err;
+  }
+  await releases.commit(state);
+  return catalog;
+}
+
+/** After the commit: the landing page, the Athena DDL, then latest/ as a copy of the release (PUBLISHING.md). */
+export async function afterCommit(
+  objects: ObjectStore,
+  releases: ReleaseStateStore,
+  catalog: Catalog,
+  folder: ReleaseFolder,
+  state: ReleaseState,
+  built: BuildResult,
+  bucketName: string,
+): Promise<void> {
+  await objects.put('index.html', Buffer.from(landingPage(catalog, built.tolls, TITLE)), { contentType: 'text/html; charset=utf-8', cacheControl: MUTABLE });
+  await objects.put('athena/tables.sql', Buffer.from(athenaDdl(bucketName)), { contentType: 'application/sql; charset=utf-8', cacheControl: MUTABLE });
+  await refreshLatest(objects, catalog.latest, folder.files);
+  await releases.commit({ ...state, latest_synced: true });
+}
+
+/** Makes latest/ a copy of release `version` (server-side copies), then removes anything else there. */
+export async function refreshLatest(objects: ObjectStore, version: string, files: readonly string[]): Promise<void> {
+  for (const path of files) await objects.copy(`releases/${version}/${path}`, `latest/${path}`, { contentType: contentTypeOf(path), cacheControl: MUTABLE });
+  const keep = new Set(files.map((f) => `latest/${f}`));
+  for await (const o of objects.list('latest/')) if (!keep.has(o.key)) await objects.delete(o.key);
+}
+
+/**
+ * latest/ after a publish that died while refreshing it: copy the committed release over it again. Its
+ * file list comes from that release's SHA256SUMS.
+ */
+export async function repairLatest(objects: ObjectStore, releases: ReleaseStateStore, state: ReleaseState, progress: (m: string) => void): Promise<ReleaseState> {
+  const base = `releases/${state.version}/`;
+  const sums = await objects.get(`${base}SHA256SUMS`);
+  if (!sums) throw conflict('release_integrity', `${base}SHA256SUMS is missing: restore release ${state.version} before publishing`);
+  const paths = [...Buffer.from(sums).toString('utf8').matchAll(/^[0-9a-f]{64} {2}(.+)$/gm)].map((m) => m[1]!);
+  progress(`latest/ may not match release ${state.version}: copying it again`);
+  await refreshLatest(objects, state.version, [...paths, 'SHA256SUMS']);
+  const synced = { ...state, latest_synced: true };
+  await releases.commit(synced);
+  return synced;
+}
+
+/**
+ * Removes release folders that no catalog lists and that are older than a lease's lifetime: what
+ * publishes that failed part-way left. A younger one may be another publisher's release in progress.
+ */
+export async function deleteOrphans(objects: ObjectStore, listed: ReadonlySet<string>, olderThan: Date, progress: (m: string) => void): Promise<void> {
+  let removed = 0;
+  for await (const folder of objects.listFolders('releases/')) {
+    const version = folder.slice('releases/'.length, -1);
+    if (listed.has(version)) continue;
+    const objectsIn = [];
+    for await (const o of objects.list(folder)) objectsIn.push(o);
+    if (objectsIn.some((o) => o.lastModified >= olderThan)) continue;
+    for (const o of objectsIn) await objects.delete(o.key);
+    removed += objectsIn.length;
+  }
+  if (removed > 0) progress(`removed ${removed} objects of releases that were never published`);
+}
