@@ -95,7 +95,7 @@ export class DuckDbReleaseBuilder implements ReleaseBuilder {
   }
 
   private readRows(path: string, cols: ReadonlyArray<Pick<Column, 'name' | 'type'>>): string {
-    return `read_json(${lit(path)}, format = 'newline_delimited', columns = {${cols.map(typed).join(', ')}}, maximum_object_size = 67108864)`;
+    return `read_json(${lit(path)}, format = 'newline_delimited', columns = {${cols.map(typed).join(', ')}}, maximum_object_size = 4194304)`;
   }
 
   async build(input: BuildInput): Promise<BuildResult> {
