@@ -14,13 +14,13 @@
  * separated). One line `READY <port>` goes to stdout once the server listens; errors go to stderr.
  */
 import { createHash, createCipheriv, randomUUID } from 'node:crypto';
-import { createWriteStream, rmSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream, rmSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import type { Server, IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
-import { dirname, resolve } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { dirname, join, resolve } from 'node:path';
+import { Readable, Transform } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 
@@ -48,6 +48,10 @@ interface S3rverStore {
   existsObject(bucket: string, key: string): Promise<boolean>;
   getMetadata(bucket: string, key: string): Promise<Record<string, string | number>>;
   putObject(object: S3rverObject): Promise<{ size: number; md5: string }>;
+  /** Resolves to the destination's metadata (as getMetadata). `replacementMetadata` is null for COPY. */
+  copyObject(srcBucket: string, srcKey: string, destBucket: string, destKey: string, replacementMetadata: Record<string, string> | null): Promise<Record<string, string | number>>;
+  /** `parts` as the CompleteMultipartUpload body lists them, ETags without quotes; `md5` becomes the ETag. */
+  putObjectMultipart(bucket: string, uploadId: string, parts: { number: number; etag: string }[]): Promise<{ size: number; md5: string }>;
 }
 interface KoaContext {
   method: string;
@@ -219,7 +223,8 @@ function classify(ctx: KoaContext): 'write' | 'delete' | 'other' {
 
 /**
  * The middleware that goes in front of s3rver's own: refuses aws-chunked bodies, makes object writes
- * to one key linearizable, and implements `If-None-Match: *` (create only) like S3 does.
+ * to one key linearizable, implements `If-None-Match: *` (create only) and `If-Match: <etag>` on
+ * PutObject, CopyObject and CompleteMultipartUpload like S3 does, and AbortMultipartUpload.
  */
 export function createS3Guard(store: S3rverStore): KoaMiddleware {
   const withKeyLock = createKeyLocks();
@@ -238,31 +243,92 @@ export function createS3Guard(store: S3rverStore): KoaMiddleware {
       await rewriteSuffixRange(ctx, store, address);
       return next();
     }
-    const kind = address ? classify(ctx) : 'other';
-    if (!address || kind === 'other') return next();
+    if (!address) return next();
+    const lockKey = `${address.bucket}/${address.key}`;
+
+    if (has(ctx.query, 'uploadId')) {
+      // s3rver would create a fresh upload directory for a part of an unknown (or aborted) upload.
+      const uploadDir = await existingUpload(store, address, ctx.query['uploadId']);
+      if (!uploadDir) {
+        await drain(ctx.req);
+        throw new S3Error('NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.', { UploadId: String(ctx.query['uploadId']) });
+      }
+      if (ctx.method === 'DELETE') return withKeyLock(lockKey, () => abortUpload(ctx, next, uploadDir));
+    }
+
+    const kind = classify(ctx);
+    if (kind === 'other') return next();
 
     const ifNoneMatch = header(ctx, 'if-none-match');
     const ifMatch = header(ctx, 'if-match');
-    if (kind === 'write' && ifMatch !== undefined) {
-      // s3rver would ignore it and overwrite: better a loud refusal than a silent lost update.
-      await drain(ctx.req);
-      throw new S3Error('NotImplemented', 'If-Match on writes is not implemented by the local S3 server; only If-None-Match: * is.', { Header: 'If-Match' });
-    }
     if (kind === 'write' && ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') {
       await drain(ctx.req);
       throw new S3Error('NotImplemented', 'A header you provided implies functionality that is not implemented', { Header: 'If-None-Match' });
     }
 
     // Every write and delete of a key takes its lock, so an unconditional PUT cannot slip between a
-    // conditional PUT's existence check and its write.
-    await withKeyLock(`${address.bucket}/${address.key}`, async () => {
-      if (kind === 'write' && ifNoneMatch !== undefined && (await store.existsObject(address.bucket, address.key))) {
-        await drain(ctx.req);
-        throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-None-Match' });
+    // conditional write's check and its write.
+    await withKeyLock(lockKey, async () => {
+      if (kind === 'write') {
+        const failed =
+          ifNoneMatch !== undefined && (await store.existsObject(address.bucket, address.key))
+            ? 'If-None-Match'
+            : ifMatch !== undefined && !etagMatches(ifMatch, await currentETag(store, address))
+              ? 'If-Match'
+              : undefined;
+        if (failed) {
+          await drain(ctx.req);
+          throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', { Condition: failed });
+        }
       }
       await next();
     });
   };
+}
+
+/** The object's ETag as s3rver reports it (quoted), or undefined when there is no object. */
+async function currentETag(store: S3rverStore, address: { bucket: string; key: string }): Promise<string | undefined> {
+  try {
+    return String((await store.getMetadata(address.bucket, address.key))['etag']);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** RFC 7232 If-Match: `*` or a list of ETags, each taken with or without its quotes. */
+function etagMatches(ifMatch: string, etag: string | undefined): boolean {
+  if (etag === undefined) return false;
+  const unquote = (t: string): string => t.trim().replace(/^"(.*)"$/, '$1');
+  return ifMatch.split(',').some((t) => t.trim() === '*' || unquote(t) === unquote(etag));
+}
+
+function uploadDirectory(store: S3rverStore, bucket: string, uploadId: string): string {
+  return join(store.getResourcePath(bucket, '', 'uploads'), uploadId);
+}
+
+/** The directory of an upload in progress for this key, or undefined when there is none. */
+async function existingUpload(store: S3rverStore, address: { bucket: string; key: string }, uploadId: string | string[] | undefined): Promise<string | undefined> {
+  // s3rver's ids are 32 hex digits; anything else must not reach a path.
+  if (typeof uploadId !== 'string' || !/^[0-9a-f]{32}$/.test(uploadId)) return undefined;
+  const dir = uploadDirectory(store, address.bucket, uploadId);
+  const key = await readFile(join(dir, 'key'), 'utf8').catch(() => undefined);
+  return key === address.key ? dir : undefined;
+}
+
+/**
+ * AbortMultipartUpload, which s3rver 3.7.1 lacks: its router authenticates the request and checks the
+ * bucket, then answers 405. Let it do the first two and replace only the 405.
+ */
+async function abortUpload(ctx: KoaContext, next: () => Promise<void>, uploadDir: string): Promise<void> {
+  try {
+    await next();
+    return;
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'MethodNotAllowed') throw err;
+  }
+  await rm(uploadDir, { recursive: true, force: true });
+  ctx.status = 204;
 }
 
 /**
@@ -290,39 +356,109 @@ async function rewriteSuffixRange(ctx: KoaContext, store: S3rverStore, address: 
  * over the object: the per-key lock really covers the whole write and readers see old or new, never half.
  */
 export function makeAtomicPutObject(store: S3rverStore): S3rverStore['putObject'] {
-  return async (object) => {
-    const objectPath = store.getResourcePath(object.bucket, object.key, 'object');
-    await mkdir(dirname(objectPath), { recursive: true });
-    // The suffix keeps listings blind to it: s3rver only lists files ending in "._S3rver_object".
-    const temporary = `${objectPath}.${randomUUID()}.partial`;
-    const md5 = createHash('md5');
-    let size = 0;
-    try {
-      if (Buffer.isBuffer(object.content)) {
-        md5.update(object.content);
-        size = object.content.length;
-        await writeFile(temporary, object.content);
-      } else if (object.content) {
-        const measure = new Transform({
-          transform(chunk: Buffer, _encoding, callback) {
-            md5.update(chunk);
-            size += chunk.length;
-            callback(null, chunk);
-          },
-        });
-        await pipeline(object.content, measure, createWriteStream(temporary));
-      } else {
-        await writeFile(temporary, Buffer.alloc(0));
-      }
-      const digest = md5.digest('hex');
-      // Metadata first: a new key stays invisible (no object file) until its bytes are complete.
-      await store.putMetadata(object.bucket, object.key, object.metadata, digest);
-      await rename(temporary, objectPath);
-      return { size, md5: digest };
-    } catch (err) {
-      await rm(temporary, { force: true });
-      throw err;
+  return (object) => writeObjectAtomically(store, object);
+}
+
+/**
+ * Writes an object as {@link makeAtomicPutObject} describes; `etag` (unquoted) replaces the MD5 of the
+ * bytes as the object's ETag, as S3 does for multipart objects.
+ */
+async function writeObjectAtomically(store: S3rverStore, object: S3rverObject, etag?: string): Promise<{ size: number; md5: string }> {
+  const objectPath = store.getResourcePath(object.bucket, object.key, 'object');
+  await mkdir(dirname(objectPath), { recursive: true });
+  // The suffix keeps listings blind to it: s3rver only lists files ending in "._S3rver_object".
+  const temporary = `${objectPath}.${randomUUID()}.partial`;
+  const md5 = createHash('md5');
+  let size = 0;
+  try {
+    if (Buffer.isBuffer(object.content)) {
+      md5.update(object.content);
+      size = object.content.length;
+      await writeFile(temporary, object.content);
+    } else if (object.content) {
+      const measure = new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          md5.update(chunk);
+          size += chunk.length;
+          callback(null, chunk);
+        },
+      });
+      await pipeline(object.content, measure, createWriteStream(temporary));
+    } else {
+      await writeFile(temporary, Buffer.alloc(0));
     }
+    const digest = etag ?? md5.digest('hex');
+    // Metadata first: a new key stays invisible (no object file) until its bytes are complete.
+    await store.putMetadata(object.bucket, object.key, object.metadata, digest);
+    await rename(temporary, objectPath);
+    return { size, md5: digest };
+  } catch (err) {
+    await rm(temporary, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * Replaces s3rver's copyObject, which copies over the live file in place and, with
+ * `MetadataDirective: REPLACE`, keeps the destination's old MD5 file: the copy would carry the ETag of
+ * the object it replaced. This one copies atomically, like {@link makeAtomicPutObject}, with the ETag
+ * of the bytes copied.
+ */
+export function makeAtomicCopyObject(store: S3rverStore): S3rverStore['copyObject'] {
+  return async (srcBucket, srcKey, destBucket, destKey, replacementMetadata) => {
+    const metadata =
+      replacementMetadata ??
+      (JSON.parse(await readFile(store.getResourcePath(srcBucket, srcKey, 'metadata.json'), 'utf8').catch(() => '{}')) as Record<string, string>);
+    const content = createReadStream(store.getResourcePath(srcBucket, srcKey, 'object'));
+    await writeObjectAtomically(store, { bucket: destBucket, key: destKey, content, metadata });
+    return store.getMetadata(destBucket, destKey);
+  };
+}
+
+const MIN_PART_SIZE = 5 * 1024 * 1024;
+
+/**
+ * Replaces s3rver's putObjectMultipart, which checks nothing and dies on a part that was never uploaded
+ * (the read error is an unhandled 'error' event: an uncaught exception in the server). Like S3 this one refuses parts out of order,
+ * parts that were not uploaded or whose ETag differs (InvalidPart) and parts below 5 MiB but the last
+ * (EntityTooSmall); it writes atomically and gives the object S3's multipart ETag: the MD5 of the
+ * parts' binary MD5s, then `-` and the number of parts.
+ */
+export function makeAtomicPutObjectMultipart(store: S3rverStore): S3rverStore['putObjectMultipart'] {
+  return async (bucket, uploadId, parts) => {
+    const uploadDir = uploadDirectory(store, bucket, uploadId);
+    const [key, metadata] = await Promise.all([
+      readFile(join(uploadDir, 'key'), 'utf8'),
+      readFile(join(uploadDir, 'metadata'), 'utf8').then((m) => JSON.parse(m) as Record<string, string>),
+    ]).catch(() => {
+      throw new S3Error('NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.', { UploadId: uploadId });
+    });
+    const paths: string[] = [];
+    const digests: Buffer[] = [];
+    for (const [i, part] of parts.entries()) {
+      if (!Number.isInteger(part.number) || part.number < 1 || (i > 0 && part.number <= parts[i - 1]!.number)) {
+        throw new S3Error('InvalidPartOrder', 'The list of parts was not in ascending order. The parts list must be specified in order by part number.');
+      }
+      const path = join(uploadDir, String(part.number));
+      const [md5, size] = await Promise.all([readFile(`${path}.md5`, 'utf8').catch(() => undefined), stat(path).then((s) => s.size, () => undefined)]);
+      if (md5 === undefined || size === undefined || md5 !== part.etag) {
+        throw new S3Error('InvalidPart', "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag.", { PartNumber: part.number, ETag: part.etag });
+      }
+      if (size < MIN_PART_SIZE && i < parts.length - 1) {
+        throw new S3Error('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed object size.', { PartNumber: part.number, ProposedSize: size, MinSizeAllowed: MIN_PART_SIZE });
+      }
+      paths.push(path);
+      digests.push(Buffer.from(md5, 'hex'));
+    }
+    const etag = `${createHash('md5').update(Buffer.concat(digests)).digest('hex')}-${parts.length}`;
+    const content = Readable.from(
+      (async function* () {
+        for (const path of paths) yield* createReadStream(path);
+      })(),
+    );
+    const result = await writeObjectAtomically(store, { bucket, key, content, metadata }, etag);
+    await rm(uploadDir, { recursive: true, force: true });
+    return result;
   };
 }
 
@@ -350,6 +486,8 @@ export async function startS3Server(settings: S3ServerSettings): Promise<{ serve
     configureBuckets: settings.buckets.map((name) => ({ name })),
   });
   server.store.putObject = makeAtomicPutObject(server.store);
+  server.store.copyObject = makeAtomicCopyObject(server.store);
+  server.store.putObjectMultipart = makeAtomicPutObjectMultipart(server.store);
   // Koa composes `middleware` when the server starts listening, so this lands in front of s3rver's own.
   server.middleware.unshift(createS3Guard(server.store));
   // s3rver sets Koa's `silent`, which would hide 500s too; the parent keeps our stderr for diagnostics.

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { expect } from 'vitest';
-import type { ObjectStore } from '../../pipeline/ports.ts';
+import type { ObjectStore, PutOptions } from '../../pipeline/ports.ts';
 import { call, type TestStack } from './stack.ts';
 
 export type Rec = Record<string, unknown>;
@@ -32,7 +32,7 @@ export async function fetchJson(baseUrl: string, key: string): Promise<{ value: 
 /** Every key under `prefix`, sorted. */
 export async function listKeys(objects: ObjectStore, prefix = ''): Promise<string[]> {
   const keys: string[] = [];
-  for await (const k of objects.list(prefix)) keys.push(k);
+  for await (const o of objects.list(prefix)) keys.push(o.key);
   return keys.sort();
 }
 
@@ -198,7 +198,7 @@ export const claim = (id: string, sourceIds: string[], extra: Rec = {}): Rec => 
 });
 export const person = (id: string, sourceIds: string[], extra: Rec = {}): Rec => ({ id, kind: 'person', fate: 'detained', source_ids: sourceIds, ...extra });
 
-/** The real object store, except that a put for which `fails(key, putIndex)` is true throws. */
+/** The real object store, except that a write (put, putFile, copy) for which `fails(key, writeIndex)` is true throws. */
 export class FailingObjectStore implements ObjectStore {
   /** Keys written successfully through this wrapper, in order. */
   readonly written: string[] = [];
@@ -208,22 +208,40 @@ export class FailingObjectStore implements ObjectStore {
     private readonly fails: (key: string, put: number) => boolean,
   ) {}
 
-  async put(key: string, body: Uint8Array, opts: Parameters<ObjectStore['put']>[2]): Promise<void> {
+  private async write(key: string, doWrite: () => Promise<void>): Promise<void> {
     if (this.fails(key, this.written.length)) {
       this.failedKey ??= key;
       throw new Error(`injected failure: put #${this.written.length + 1} (${key})`);
     }
-    await this.inner.put(key, body, opts);
+    await doWrite();
     this.written.push(key);
+  }
+  put(key: string, body: Uint8Array, opts: PutOptions): Promise<void> {
+    return this.write(key, () => this.inner.put(key, body, opts));
+  }
+  putFile(key: string, path: string, opts: PutOptions): Promise<void> {
+    return this.write(key, () => this.inner.putFile(key, path, opts));
+  }
+  copy(fromKey: string, toKey: string, opts: PutOptions): Promise<void> {
+    return this.write(toKey, () => this.inner.copy(fromKey, toKey, opts));
   }
   get(key: string) {
     return this.inner.get(key);
+  }
+  getWithTag(key: string) {
+    return this.inner.getWithTag(key);
+  }
+  download(key: string, path: string) {
+    return this.inner.download(key, path);
   }
   delete(key: string) {
     return this.inner.delete(key);
   }
   list(prefix: string) {
     return this.inner.list(prefix);
+  }
+  listFolders(prefix: string) {
+    return this.inner.listFolders(prefix);
   }
   ping() {
     return this.inner.ping();
