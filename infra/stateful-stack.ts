@@ -41,7 +41,7 @@ export class StatefulStack extends Stack {
     };
     this.storage = storage;
 
-    new dynamodb.Table(this, 'LedgerTable', {
+    const table = new dynamodb.Table(this, 'LedgerTable', {
       tableName: storage.tableName,
       partitionKey: { name: TABLE_SHAPE.partitionKey, type: dynamodb.AttributeType.STRING },
       sortKey: { name: TABLE_SHAPE.sortKey, type: dynamodb.AttributeType.STRING },
@@ -51,6 +51,15 @@ export class StatefulStack extends Stack {
       deletionProtection: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    // The same indexes as the local table (storage/dynamodb-table.ts): heads only (full rebuilds, listings) and the review queue.
+    for (const index of Object.values(TABLE_SHAPE.indexes)) {
+      table.addGlobalSecondaryIndex({
+        indexName: index.name,
+        partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
+        sortKey: { name: index.sortKey, type: dynamodb.AttributeType.STRING },
+        projectionType: dynamodb.ProjectionType.ALL,
+      });
+    }
 
     publicReadBucket(this, 'PublicBucket', {
       bucketName: storage.publicBucketName,

@@ -82,6 +82,18 @@ describe('stateful stack: the table', () => {
       ],
     });
   });
+  it('has the heads-only and review-queue indexes of storage/dynamodb-table.ts, projecting every attribute', () => {
+    const indexes = only(stateful, 'AWS::DynamoDB::Table').Properties.GlobalSecondaryIndexes as any[];
+    expect(indexes.map((i) => i.IndexName).sort()).toEqual(Object.values(TABLE_SHAPE.indexes).map((i) => i.name).sort());
+    for (const ix of Object.values(TABLE_SHAPE.indexes)) {
+      const found = indexes.find((i) => i.IndexName === ix.name);
+      expect(found.KeySchema).toEqual([
+        { AttributeName: ix.partitionKey, KeyType: 'HASH' },
+        { AttributeName: ix.sortKey, KeyType: 'RANGE' },
+      ]);
+      expect(found.Projection).toEqual({ ProjectionType: 'ALL' });
+    }
+  });
   it('bills per request', () => {
     stateful.hasResourceProperties('AWS::DynamoDB::Table', { BillingMode: 'PAY_PER_REQUEST' });
   });
