@@ -96,7 +96,7 @@ async function publishHeld(deps: PublishDeps, opts: PublishOptions, lease: Publi
   const { previous } = found;
   let committed = found.committed;
   const full = !canIncrement(committed);
-  if (previous && committed && committed.latest_synced !== true) committed = await repairLatest(deps.objects, deps.releases, committed, progress);
+  if (previous && committed && committed.latest_synced !== true) committed = await repairLatest(deps.objects, deps.releases, committed, assertHeld, progress);
 
   let version = nextReleaseId(started, previous?.version);
   // A publish that failed part-way may have left objects under its release id: never reuse that id.
@@ -106,7 +106,7 @@ async function publishHeld(deps: PublishDeps, opts: PublishOptions, lease: Publi
     version = nextReleaseId(parseReleaseId(version), version);
   }
   assertHeld();
-  await deleteOrphans(deps.objects, new Set(previous?.catalog.versions.map((v) => v.version) ?? []), new Date(Date.now() - lease.ttlMs), progress);
+  await deleteOrphans(deps.objects, new Set(previous?.catalog.versions.map((v) => v.version) ?? []), new Date(Date.now() - lease.ttlMs), assertHeld, progress);
 
   const work = await mkdtemp(join(opts.workDir ?? tmpdir(), 'ledger-publish-'));
   try {
@@ -143,7 +143,7 @@ async function publishHeld(deps: PublishDeps, opts: PublishOptions, lease: Publi
     nextState.manifest_sha256 = sha256Hex(folder.manifestBytes);
     const catalog = await commitCatalog(deps.objects, deps.releases, folder, nextState, previous, deps.info.datasetName, assertHeld);
     progress(`committed release ${version}`);
-    await afterCommit(deps.objects, deps.releases, catalog, folder, nextState, built, deps.info.bucketName);
+    await afterCommit(deps.objects, deps.releases, catalog, folder, nextState, built, deps.info.bucketName, assertHeld);
     await deps.changes.removeDeferred(resolved);
     await deps.changes.recordFirstPublished(built.added.map((id) => ({ id, version })));
     progress(`published ${version}: ${built.changes.add} added, ${built.changes.modify} modified, ${built.changes.delete} deleted, ${built.deferred.length} deferred`);

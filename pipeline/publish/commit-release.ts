@@ -57,31 +57,41 @@ export async function afterCommit(
   state: ReleaseState,
   built: BuildResult,
   bucketName: string,
+  assertHeld: () => void,
 ): Promise<void> {
+  assertHeld();
   await objects.put('index.html', Buffer.from(landingPage(catalog, built.tolls, TITLE)), { contentType: 'text/html; charset=utf-8', cacheControl: MUTABLE });
+  assertHeld();
   await objects.put('athena/tables.sql', Buffer.from(athenaDdl(bucketName)), { contentType: 'application/sql; charset=utf-8', cacheControl: MUTABLE });
-  await refreshLatest(objects, catalog.latest, folder.files);
+  await refreshLatest(objects, catalog.latest, folder.files, assertHeld);
   await releases.commit({ ...state, latest_synced: true });
 }
 
 /** Makes latest/ a copy of release `version` (server-side copies), then removes anything else there. */
-export async function refreshLatest(objects: ObjectStore, version: string, files: readonly string[]): Promise<void> {
-  for (const path of files) await objects.copy(`releases/${version}/${path}`, `latest/${path}`, { contentType: contentTypeOf(path), cacheControl: MUTABLE });
+export async function refreshLatest(objects: ObjectStore, version: string, files: readonly string[], assertHeld: () => void): Promise<void> {
+  for (const path of files) {
+    assertHeld();
+    await objects.copy(`releases/${version}/${path}`, `latest/${path}`, { contentType: contentTypeOf(path), cacheControl: MUTABLE });
+  }
   const keep = new Set(files.map((f) => `latest/${f}`));
-  for await (const o of objects.list('latest/')) if (!keep.has(o.key)) await objects.delete(o.key);
+  for await (const o of objects.list('latest/')) {
+    if (keep.has(o.key)) continue;
+    assertHeld();
+    await objects.delete(o.key);
+  }
 }
 
 /**
  * latest/ after a publish that died while refreshing it: copy the committed release over it again. Its
  * file list comes from that release's SHA256SUMS.
  */
-export async function repairLatest(objects: ObjectStore, releases: ReleaseStateStore, state: ReleaseState, progress: (m: string) => void): Promise<ReleaseState> {
+export async function repairLatest(objects: ObjectStore, releases: ReleaseStateStore, state: ReleaseState, assertHeld: () => void, progress: (m: string) => void): Promise<ReleaseState> {
   const base = `releases/${state.version}/`;
   const sums = await objects.get(`${base}SHA256SUMS`);
   if (!sums) throw conflict('release_integrity', `${base}SHA256SUMS is missing: restore release ${state.version} before publishing`);
   const paths = [...Buffer.from(sums).toString('utf8').matchAll(/^[0-9a-f]{64} {2}(.+)$/gm)].map((m) => m[1]!);
   progress(`latest/ may not match release ${state.version}: copying it again`);
-  await refreshLatest(objects, state.version, [...paths, 'SHA256SUMS']);
+  await refreshLatest(objects, state.version, [...paths, 'SHA256SUMS'], assertHeld);
   const synced = { ...state, latest_synced: true };
   await releases.commit(synced);
   return synced;
@@ -91,7 +101,7 @@ export async function repairLatest(objects: ObjectStore, releases: ReleaseStateS
  * Removes release folders that no catalog lists and that are older than a lease's lifetime: what
  * publishes that failed part-way left. A younger one may be another publisher's release in progress.
  */
-export async function deleteOrphans(objects: ObjectStore, listed: ReadonlySet<string>, olderThan: Date, progress: (m: string) => void): Promise<void> {
+export async function deleteOrphans(objects: ObjectStore, listed: ReadonlySet<string>, olderThan: Date, assertHeld: () => void, progress: (m: string) => void): Promise<void> {
   let removed = 0;
   for await (const folder of objects.listFolders('releases/')) {
     const version = folder.slice('releases/'.length, -1);
@@ -99,7 +109,10 @@ export async function deleteOrphans(objects: ObjectStore, listed: ReadonlySet<st
     const objectsIn = [];
     for await (const o of objects.list(folder)) objectsIn.push(o);
     if (objectsIn.some((o) => o.lastModified >= olderThan)) continue;
-    for (const o of objectsIn) await objects.delete(o.key);
+    for (const o of objectsIn) {
+      assertHeld();
+      await objects.delete(o.key);
+    }
     removed += objectsIn.length;
   }
   if (removed > 0) progress(`removed ${removed} objects of releases that were never published`);

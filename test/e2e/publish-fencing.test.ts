@@ -72,6 +72,32 @@ describe('a publisher whose lease expired mid-run', () => {
     await verifyRelease(stack, after.latest);
   });
 
+  it('stops at its next write once a renewal finds the lease taken over, long before its own expiry', async () => {
+    await change();
+    const catalogBefore = (await catalog(stack)).bytes;
+    const takenOver: LeaseStore = Object.create(stack.ctx.leases, { renew: { value: async () => false } });
+    const writes: number[] = [];
+    const slow = instrument<ObjectStore>(stack.ctx.objects, new Map(), {
+      putFile: async (key: string, path: string, opts: PutOptions) => {
+        await sleep(300);
+        writes.push(Date.now());
+        return stack.ctx.objects.putFile(key, path, opts);
+      },
+    });
+    const ttl = 3000;
+    const started = Date.now();
+    const error = await publishRelease({ ...stack.ctx, leases: takenOver, objects: slow }, { leaseTtlMs: ttl }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error?.message).toMatch(/taken over/);
+    // The first renewal comes at a third of the TTL; no write after the next one (its own expiry would allow ~2.7 s).
+    expect(Math.max(...writes) - started).toBeLessThan(ttl / 3 + 1000);
+    expect(Buffer.compare((await catalog(stack)).bytes, catalogBefore)).toBe(0);
+    // Its change goes out with the next publish.
+    expect((await publishOk(stack)).published).toBe(true);
+  });
+
   it('cannot replace catalog.json once another publisher committed since it started (If-Match), even while its lease check passes', async () => {
     await change();
     let intruder: Buffer | undefined;
@@ -139,7 +165,7 @@ describe("the publisher's own If-None-Match on release objects", () => {
 });
 
 describe('a publish with nothing to publish', () => {
-  async function noChangeCalls(): Promise<Record<string, Map<string, number>>> {
+  async function noChangeCalls(): Promise<{ records: Map<string, number>; objects: Map<string, number>; changes: Map<string, number> }> {
     const calls = { records: new Map<string, number>(), objects: new Map<string, number>(), changes: new Map<string, number>() };
     const deps: PublishDeps = {
       ...stack.ctx,
