@@ -1,7 +1,17 @@
+import type { z } from 'zod';
+import { SubmitBody } from '../schemas/api.ts';
+import { toFieldErrors } from '../schemas/validate-record.ts';
+import { duplicateKeys, markDuplicates, parseRecordText } from '../schemas/duplicate-keys.ts';
 import { LedgerError, badRequest } from './errors.ts';
 
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
 export const MAX_RECORDS = 1000;
+/** At most this many malformed NDJSON lines are listed; the problem says how many more there are. */
+export const MAX_LINE_ERRORS = 100;
+/** At most this many duplicate member names are reported for one request. */
+const MAX_DUPLICATES = 1000;
+
+const tooMany = (n: number) => new LedgerError(413, 'too_many_records', `the request holds ${n} records; at most ${MAX_RECORDS} per request: split it into smaller batches`);
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
@@ -48,22 +58,38 @@ export function parseSubmission(body: Uint8Array, contentType: string | undefine
     const extra = Object.keys(v).filter((k) => k !== 'records');
     if (extra.length > 0) throw badRequest('invalid_body', 'the body may only contain "records"', extra.map((k) => ({ path: `/${k}`, code: 'unknown_field', message: `unknown field "${k}"` })));
     records = (v as { records: unknown[] }).records;
+    if (records.length > MAX_RECORDS) throw tooMany(records.length);
+    // Duplicate member names: in the envelope the request is refused; inside a record, that record is.
+    const perRecord = new Map<number, string[]>();
+    for (const pointer of duplicateKeys(text, MAX_DUPLICATES)) {
+      const m = /^\/records\/(\d+)(\/.*)$/.exec(pointer);
+      if (!m) throw badRequest('duplicate_key', 'a member name appears more than once in the request body', [{ path: pointer, code: 'duplicate_key', message: 'send each member once' }]);
+      perRecord.set(Number(m[1]), [...(perRecord.get(Number(m[1])) ?? []), m[2]!]);
+    }
+    for (const [i, pointers] of perRecord) markDuplicates(records[i], pointers);
   } else {
+    // Count the records before parsing any: a body of a million bad lines costs one pass over the text.
+    const lines = text.split('\n');
+    const count = lines.reduce((n, l) => (l.trim() === '' ? n : n + 1), 0);
+    if (count > MAX_RECORDS) throw tooMany(count);
     records = [];
     const errors: Array<{ line: number; path: string; code: string; message: string }> = [];
-    const lines = text.split('\n');
+    let bad = 0;
     lines.forEach((raw, i) => {
       const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
       if (line.trim() === '') return;
-      const parsed = parseJson(line);
-      if (parsed.ok) records.push(parsed.value);
-      else errors.push({ line: i + 1, path: '', code: 'invalid_json', message: parsed.message });
+      try {
+        records.push(parseRecordText(line));
+      } catch (err) {
+        bad++;
+        if (errors.length < MAX_LINE_ERRORS) errors.push({ line: i + 1, path: '', code: 'invalid_json', message: err instanceof Error ? err.message : 'not valid JSON' });
+      }
     });
-    if (errors.length > 0) throw badRequest('invalid_json', `${errors.length} line(s) are not valid JSON; nothing was stored`, errors);
+    if (bad > 0) {
+      const more = bad - errors.length;
+      throw badRequest('invalid_json', `${bad} line(s) are not valid JSON${more > 0 ? ` (the first ${errors.length} are listed, ${more} more are not)` : ''}; nothing was stored`, errors);
+    }
   }
   if (records.length === 0) throw badRequest('empty_batch', 'the request holds no records');
-  if (records.length > MAX_RECORDS) {
-    throw new LedgerError(413, 'too_many_records', `the request holds ${records.length} records; at most ${MAX_RECORDS} per request: split it into smaller batches`);
-  }
   return records;
 }
