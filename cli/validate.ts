@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { duplicateKeys, markDuplicates, parseRecordText } from '../schemas/duplicate-keys.ts';
 import { validateRecord, type FieldError } from '../schemas/validate-record.ts';
 
 /** One record read from a file, with where it came from. */
@@ -23,7 +24,15 @@ export async function readRecordFiles(files: ReadonlyArray<string>): Promise<Sou
     if (isJsonDocument) {
       try {
         const doc = JSON.parse(text) as unknown;
-        const list = Array.isArray(doc) ? doc : doc && typeof doc === 'object' && Array.isArray((doc as { records?: unknown }).records) ? (doc as { records: unknown[] }).records : [doc];
+        const prefix = Array.isArray(doc) ? '' : doc && typeof doc === 'object' && Array.isArray((doc as { records?: unknown }).records) ? '/records' : undefined;
+        const list = prefix === undefined ? [doc] : prefix === '' ? (doc as unknown[]) : (doc as { records: unknown[] }).records;
+        // Duplicate member names, given to the record they are in (validateRecord reports them).
+        const dupes = new Map<number, string[]>();
+        for (const pointer of duplicateKeys(text)) {
+          const m = prefix === undefined ? ['', '0', pointer] : new RegExp(`^${prefix}/(\\d+)(/.*)$`).exec(pointer);
+          if (m) dupes.set(Number(m[1]), [...(dupes.get(Number(m[1])) ?? []), m[2]!]);
+        }
+        for (const [i, pointers] of dupes) markDuplicates(list[i], pointers);
         // Line of each record: where its id appears, else the start of the document.
         const lines = text.split('\n');
         list.forEach((value) => {
@@ -40,7 +49,7 @@ export async function readRecordFiles(files: ReadonlyArray<string>): Promise<Sou
       const line = raw.replace(/\r$/, '');
       if (line.trim() === '') return;
       try {
-        out.push({ file, line: i + 1, value: JSON.parse(line) });
+        out.push({ file, line: i + 1, value: parseRecordText(line) });
       } catch (err) {
         out.push({ file, line: i + 1, parseError: (err as Error).message });
       }

@@ -1,7 +1,10 @@
 import { z } from 'zod';
 
-/** C0 controls other than tab, LF and CR, and DEL: never allowed in text (DATA.md "Text"). */
-export const CONTROL_FREE = /^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*$/;
+/**
+ * C0 controls other than tab, LF and CR, DEL, and the C1 controls (U+0080–U+009F: U+0085 is a line
+ * break to some readers, U+009B a terminal escape): never allowed in text (DATA.md "Text", extended).
+ */
+export const CONTROL_FREE = /^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$/;
 
 /** A free-text string of `min`..`max` characters, free of control characters. */
 export const text = (min: number, max: number) =>

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { duplicatesOf } from './duplicate-keys.ts';
+import { toPointer } from './json-pointer.ts';
 import { CONTROL_FREE } from './primitives.ts';
 import { RECORD_KINDS, RECORD_SCHEMAS, SERVER_FIELDS, type LedgerRecord, type RecordKind } from './records.ts';
 
@@ -19,10 +21,11 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const SERVER_FIELD_SET = new Set<string>(SERVER_FIELDS);
 
-/** RFC 6901 JSON Pointer of a path. */
-export function toPointer(path: ReadonlyArray<PropertyKey>): string {
-  return path.map((p) => '/' + String(p).replaceAll('~', '~0').replaceAll('/', '~1')).join('');
-}
+export { toPointer };
+
+/** At most this many errors are reported per record; then one `too_many_errors` says how many more. */
+export const MAX_ERRORS_PER_RECORD = 20;
+
 
 function textProblem(s: string): string | undefined {
   if (LONE_SURROGATE.test(s)) return 'text must be valid Unicode (an unpaired surrogate was found)';
@@ -35,20 +38,26 @@ function textProblem(s: string): string | undefined {
  * nesting and bad text anywhere (also in fields zod would reject as unknown), NFC-normalises every
  * string, and drops object members that are null (absent). Returns a fresh value; the input is kept.
  */
-export function sanitize(input: unknown): { value: unknown; errors: FieldError[] } {
+export function sanitize(input: unknown): { value: unknown; errors: FieldError[]; extra: number } {
   const errors: FieldError[] = [];
+  // Past the cap, errors are only counted: a record of a million bad strings costs no more to answer.
+  let extra = 0;
+  const report = (e: FieldError) => {
+    if (errors.length < MAX_ERRORS_PER_RECORD + 1) errors.push(e);
+    else extra++;
+  };
   const walk = (v: unknown, path: string[]): unknown => {
     if (typeof v === 'string') {
       const problem = textProblem(v);
       if (problem) {
-        errors.push({ path: toPointer(path), code: 'invalid_text', message: problem });
+        report({ path: toPointer(path), code: 'invalid_text', message: problem });
         return v;
       }
       return v.normalize('NFC');
     }
     if (v === null || typeof v !== 'object') return v;
     if (path.length >= MAX_DEPTH) {
-      errors.push({ path: toPointer(path), code: 'too_deep', message: `nesting deeper than ${MAX_DEPTH} levels is not allowed` });
+      report({ path: toPointer(path), code: 'too_deep', message: `nesting deeper than ${MAX_DEPTH} levels is not allowed` });
       return undefined;
     }
     if (Array.isArray(v)) return v.map((item, i) => walk(item, [...path, String(i)]));
@@ -56,12 +65,12 @@ export function sanitize(input: unknown): { value: unknown; errors: FieldError[]
     for (const [key, item] of Object.entries(v)) {
       const here = [...path, key];
       if (FORBIDDEN_KEYS.has(key)) {
-        errors.push({ path: toPointer(here), code: 'forbidden_key', message: `the key "${key}" is not allowed` });
+        report({ path: toPointer(here), code: 'forbidden_key', message: `the key "${key}" is not allowed` });
         continue;
       }
       const keyProblem = textProblem(key);
       if (keyProblem) {
-        errors.push({ path: toPointer(here), code: 'invalid_text', message: `field name: ${keyProblem}` });
+        report({ path: toPointer(here), code: 'invalid_text', message: `field name: ${keyProblem}` });
         continue;
       }
       // null is "absent" (DATA.md: a count that is not known is absent/null), so published records,
@@ -72,7 +81,7 @@ export function sanitize(input: unknown): { value: unknown; errors: FieldError[]
     return out;
   };
   const value = walk(input, []);
-  return { value, errors };
+  return { value, errors, extra };
 }
 
 function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
@@ -151,18 +160,29 @@ export function validateRecord(input: unknown): Validation {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     return { ok: false, errors: [{ path: '', code: 'invalid_type', message: 'a record must be a JSON object' }] };
   }
-  const { value, errors: pre } = sanitize(input);
+  const { value, errors: sanitized, extra } = sanitize(input);
+  // Duplicate member names (recorded by the parser): JSON.parse kept the last, another reader the first.
+  const pre = [
+    ...duplicatesOf(input).map((path) => ({ path, code: 'duplicate_key', message: 'this member name appears more than once in its object: send it once' })),
+    ...sanitized,
+  ];
   const obj = value as Record<string, unknown>;
   const id = typeof obj.id === 'string' ? obj.id : undefined;
   const kind = obj.kind;
-  if (kind === undefined) return { ok: false, id, errors: [...pre, { path: '/kind', code: 'required', message: `kind is required: one of ${RECORD_KINDS.join(', ')}` }] };
+  const failed = (errors: FieldError[], k?: RecordKind): Validation => {
+    const total = errors.length + extra;
+    const shown = errors.slice(0, MAX_ERRORS_PER_RECORD);
+    if (total > MAX_ERRORS_PER_RECORD) shown.push({ path: '', code: 'too_many_errors', message: `${total - MAX_ERRORS_PER_RECORD} more error(s) not shown: fix these and submit again` });
+    return { ok: false, ...(k ? { kind: k } : {}), id, errors: shown };
+  };
+  if (kind === undefined) return failed([...pre, { path: '/kind', code: 'required', message: `kind is required: one of ${RECORD_KINDS.join(', ')}` }]);
   if (typeof kind !== 'string' || !(RECORD_KINDS as readonly string[]).includes(kind)) {
-    return { ok: false, id, errors: [...pre, { path: '/kind', code: 'unknown_kind', message: `kind must be one of ${RECORD_KINDS.join(', ')}` }] };
+    return failed([...pre, { path: '/kind', code: 'unknown_kind', message: `kind must be one of ${RECORD_KINDS.join(', ')}` }]);
   }
   const k = kind as RecordKind;
   const parsed = RECORD_SCHEMAS[k].safeParse(value);
   const seen = new Set(pre.map((e) => e.path));
   const errors = [...pre, ...(parsed.success ? [] : toFieldErrors(parsed.error.issues, value).filter((e) => !seen.has(e.path)))];
-  if (errors.length > 0 || !parsed.success) return { ok: false, kind: k, id, errors };
+  if (errors.length > 0 || !parsed.success) return failed(errors, k);
   return { ok: true, record: parsed.data as LedgerRecord };
 }
