@@ -52,13 +52,16 @@ export function parseSubmission(body: Uint8Array, contentType: string | undefine
     const parsed = parseJson(text);
     if (!parsed.ok) throw badRequest('invalid_json', `the body is not valid JSON: ${parsed.message}`, [{ path: '', code: 'invalid_json', message: parsed.message }]);
     const v = parsed.value;
-    if (v === null || typeof v !== 'object' || Array.isArray(v) || !Array.isArray((v as { records?: unknown }).records)) {
-      throw badRequest('invalid_body', 'the body must be a JSON object {"records": [...]}', [{ path: '/records', code: 'required', message: 'an array of records is required' }]);
+    // The envelope is checked by SubmitBody, the schema the OpenAPI document publishes.
+    const envelope = SubmitBody.safeParse(v);
+    if (!envelope.success) {
+      const issues: ReadonlyArray<z.core.$ZodIssue> = envelope.error.issues;
+      const size = (v as { records?: unknown[] } | null)?.records?.length ?? 0;
+      if (issues.some((i) => i.code === 'too_big' && i.path[0] === 'records')) throw tooMany(size);
+      if (issues.some((i) => i.code === 'too_small' && i.path[0] === 'records')) throw badRequest('empty_batch', 'the request holds no records');
+      throw badRequest('invalid_body', 'the body must be a JSON object {"records": [...]} and nothing else', toFieldErrors(issues, v));
     }
-    const extra = Object.keys(v).filter((k) => k !== 'records');
-    if (extra.length > 0) throw badRequest('invalid_body', 'the body may only contain "records"', extra.map((k) => ({ path: `/${k}`, code: 'unknown_field', message: `unknown field "${k}"` })));
-    records = (v as { records: unknown[] }).records;
-    if (records.length > MAX_RECORDS) throw tooMany(records.length);
+    records = envelope.data.records;
     // Duplicate member names: in the envelope the request is refused; inside a record, that record is.
     const perRecord = new Map<number, string[]>();
     for (const pointer of duplicateKeys(text, MAX_DUPLICATES)) {
