@@ -226,6 +226,12 @@ function classify(ctx: KoaContext): 'write' | 'delete' | 'other' {
  * to one key linearizable, implements `If-None-Match: *` (create only) and `If-Match: <etag>` on
  * PutObject, CopyObject and CompleteMultipartUpload like S3 does, and AbortMultipartUpload.
  */
+/** A request signed with SigV4 (or V2), in its Authorization header or as a presigned URL. */
+function isSigned(ctx: KoaContext): boolean {
+  const auth = header(ctx, 'authorization') ?? '';
+  return /^(AWS4-HMAC-SHA256|AWS) /.test(auth) || has(ctx.query, 'X-Amz-Signature') || has(ctx.query, 'Signature');
+}
+
 export function createS3Guard(store: S3rverStore): KoaMiddleware {
   const withKeyLock = createKeyLocks();
   return async function s3Guard(ctx, next) {
@@ -238,6 +244,12 @@ export function createS3Guard(store: S3rverStore): KoaMiddleware {
       }
     }
 
+    // Like the public bucket: anyone may read and list, only signed requests may change anything
+    // (s3rver then checks the signature against its credentials). A local user cannot rewrite a release.
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD' && ctx.method !== 'OPTIONS' && !isSigned(ctx)) {
+      await drain(ctx.req);
+      throw new S3Error('AccessDenied', 'Anonymous writes and deletes are refused: sign the request (the local credentials are S3RVER / S3RVER)');
+    }
     const address = objectAddress(ctx.path);
     if ((ctx.method === 'GET' || ctx.method === 'HEAD') && address) {
       await rewriteSuffixRange(ctx, store, address);

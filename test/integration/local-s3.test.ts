@@ -67,6 +67,25 @@ afterAll(() => {
 });
 
 describe('local S3 server', () => {
+  it('refuses anonymous writes and deletes (403, object untouched) while anonymous GET and LIST stay open, as in the public bucket', async () => {
+    const key = 'anon/guarded.txt';
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'the real bytes', ContentType: 'text/plain' }));
+    const url = `${endpoint}/${bucket}/${key}`;
+    const put = await fetch(url, { method: 'PUT', body: 'overwritten by anyone' });
+    expect(put.status).toBe(403);
+    expect(await put.text()).toContain('AccessDenied');
+    expect((await fetch(url, { method: 'DELETE' })).status).toBe(403);
+    expect((await fetch(`${endpoint}/${bucket}/anon/new.txt`, { method: 'PUT', body: 'x' })).status).toBe(403);
+    // A made-up signature is checked by s3rver against its credentials, not waved through.
+    const forged = await fetch(url, { method: 'PUT', body: 'forged', headers: { authorization: 'AWS4-HMAC-SHA256 Credential=S3RVER/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00', 'x-amz-date': '20260101T000000Z', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
+    expect(forged.status).toBeGreaterThanOrEqual(400);
+    const get = await fetch(url);
+    expect(get.status).toBe(200);
+    expect(await get.text()).toBe('the real bytes');
+    expect((await fetch(`${endpoint}/${bucket}?list-type=2&prefix=anon/`)).status).toBe(200);
+    expect((await fetch(`${endpoint}/${bucket}/anon/new.txt`)).status).toBe(404);
+  });
+
   it('round-trips a small Buffer byte for byte', async () => {
     const body = Buffer.concat([Buffer.from([...Array(256).keys()]), randomBytes(1000)]);
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'small.bin', Body: body }));
