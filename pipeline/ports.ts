@@ -6,6 +6,12 @@ export interface Principal {
   role: Role;
 }
 export type Role = 'contributor' | 'editor';
+/**
+ * Who may approve (LEDGER_REVIEW_POLICY): `single`, any editor, and editors' own submissions land
+ * approved; `four_eyes`, every submission lands pending and no key approves a revision it submitted.
+ */
+export const REVIEW_POLICIES = ['single', 'four_eyes'] as const;
+export type ReviewPolicy = (typeof REVIEW_POLICIES)[number];
 export type ReviewStatus = 'pending' | 'approved' | 'rejected';
 
 /** A submitted record as stored: normalised, defaults filled, `expected_revision` removed. */
@@ -78,10 +84,12 @@ export interface RecordStore {
   /**
    * Writes a new revision and the new head in one transaction, only if the stored head's version is
    * still `head.version - 1` (no head when that is 0). Returns false when that condition failed.
+   * `previous` is the head this write replaces, when the caller read it: the store then rewrites only
+   * the listing entries that move (see {@link RecordListing}); without it, all of them.
    */
-  writeRevision(head: RecordHead, revision: RevisionEntry, opts: WriteOptions): Promise<boolean>;
+  writeRevision(head: RecordHead, revision: RevisionEntry, opts: WriteOptions, previous?: RecordHead): Promise<boolean>;
   /** Replaces the head (review, retraction) with an audit entry, on the same condition. */
-  updateHead(head: RecordHead, audit: AuditEntry, opts: WriteOptions): Promise<boolean>;
+  updateHead(head: RecordHead, audit: AuditEntry, opts: WriteOptions, previous?: RecordHead): Promise<boolean>;
   listRevisions(id: string): Promise<RevisionEntry[]>;
   /** Throws unless the store answers. */
   ping(): Promise<void>;
@@ -94,6 +102,42 @@ export interface RecordStore {
   scanHeads(segments: number): AsyncIterable<RecordHead[]>;
   /** Whether the store holds no record at all (one read, whatever its size). */
   isEmpty(): Promise<boolean>;
+}
+
+/** What GET /records lists: one review status, the retracted records, or `any` of them. */
+export type ListStatus = ReviewStatus | 'retracted' | 'any';
+
+export interface HeadListQuery {
+  status: ListStatus;
+  kind?: RecordKind;
+  /** Only records of which this key submitted a revision (any revision, not only the newest). */
+  submittedBy?: string;
+  /** Heads per page, 1..500. */
+  limit: number;
+  /** Where the previous page ended: its {@link HeadPage.cursor}, for the same query. */
+  cursor?: string;
+}
+
+export interface HeadPage {
+  heads: RecordHead[];
+  /** Opaque; absent when there is nothing after this page. */
+  cursor?: string;
+}
+
+/**
+ * The listing behind GET /records, served by the store's indexes: its cost follows the page asked
+ * for, never the size of the ledger. Pending records come oldest first (by the time they started
+ * waiting), the others by id; `any` lists the pending ones first, then the others by id. A
+ * retracted record is listed as `retracted` only, whatever its review status.
+ */
+export interface RecordListing {
+  /** @throws InvalidCursorError when `cursor` is not one this listing made for the same query */
+  listHeads(query: HeadListQuery): Promise<HeadPage>;
+}
+
+/** A cursor that is malformed, or was made for another query. */
+export class InvalidCursorError extends Error {
+  override name = 'InvalidCursorError';
 }
 
 /** One mark of the change index: this record's published state changed at `at` (ms, store clock). */

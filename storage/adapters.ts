@@ -1,6 +1,6 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import type { ChangeLog, Clock, KeyStore, LeaseStore, ObjectStore, RecordStore, ReleaseBuilder, ReleaseStateStore } from '../pipeline/ports.ts';
+import type { ChangeLog, Clock, KeyStore, LeaseStore, ObjectStore, RecordListing, RecordStore, ReleaseBuilder, ReleaseStateStore } from '../pipeline/ports.ts';
 import { systemClock } from '../pipeline/ports.ts';
 import { DuckDbReleaseBuilder } from './duckdb-release-builder.ts';
 import { DynamoDbChangeLog } from './dynamodb-change-log.ts';
@@ -24,6 +24,8 @@ export interface AdapterSettings {
 /** Every port the use cases need, wired to one table and one bucket. */
 export interface Adapters {
   records: RecordStore;
+  /** The listing behind GET /records (the same store, through its indexes). */
+  listing: RecordListing;
   keys: KeyStore;
   leases: LeaseStore;
   releases: ReleaseStateStore;
@@ -42,8 +44,10 @@ export function createAdapters(settings: AdapterSettings): Adapters {
   // WHEN_REQUIRED: no aws-chunked streaming uploads (the local S3 server would store their framing).
   const s3 = new S3Client({ requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED', ...(settings.s3 ?? {}) });
   const db = documentClient(dynamodb);
+  const records = new DynamoDbRecordStore(db, settings.tableName);
   return {
-    records: new DynamoDbRecordStore(db, settings.tableName),
+    records,
+    listing: records,
     keys: new DynamoDbKeyStore(db, settings.tableName),
     leases: new DynamoDbLeaseStore(db, settings.tableName),
     releases: new DynamoDbReleaseStateStore(db, settings.tableName),

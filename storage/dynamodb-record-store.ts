@@ -1,18 +1,77 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, GetCommand, QueryCommand, ScanCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { randomBytes } from 'node:crypto';
-import type { AuditEntry, RecordHead, RecordStore, RevisionEntry, WriteOptions } from '../pipeline/ports.ts';
-import { MARK_RETENTION_MS } from '../pipeline/ports.ts';
-import { HEAD_SHARDS, TABLE_SHAPE, keys, shardOf } from './dynamodb-table.ts';
+import { BatchGetCommand, BatchWriteCommand, GetCommand, QueryCommand, ScanCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createHash, randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { AuditEntry, HeadListQuery, HeadPage, ListStatus, RecordHead, RecordListing, RecordStore, RevisionEntry, WriteOptions } from '../pipeline/ports.ts';
+import { InvalidCursorError, MARK_RETENTION_MS } from '../pipeline/ports.ts';
+import { RECORD_KINDS } from '../schemas/records.ts';
+import { HEAD_SHARDS, KEY_DESIGN, TABLE_SHAPE, keys, shardOf } from './dynamodb-table.ts';
 
 type Item = Record<string, unknown>;
 type TransactItem = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>[number];
 
+type Listed = Exclude<ListStatus, 'any'>;
+
+/** The status a head is listed under: `retracted` whatever its review status, else its review status. */
+const listedStatus = (h: RecordHead): Listed => (h.retracted ? 'retracted' : h.review_status);
+
 /** Where a head sits in the review queue index (see dynamodb-table.ts). */
 function queueKeys(h: RecordHead): { queue_pk: string; queue_sk: string } {
-  const status = h.retracted ? 'retracted' : h.review_status;
+  const status = listedStatus(h);
   return { queue_pk: `Q#${status}#${h.kind}`, queue_sk: status === 'pending' ? `${h.pending_since ?? h.updated_at}#${h.id}` : h.id };
 }
+
+const byPartition = (keyId: string, status: Listed, kind: string) => `BY#${keyId}#${status}#${kind}`;
+
+/** The `by` index entry of one submitter of a record: in the same position as the head in the queue. */
+function submitterItem(h: RecordHead, keyId: string): Item {
+  return { ...keys.submitter(h.id, keyId), id: h.id, kind: h.kind, key_id: keyId, by_pk: byPartition(keyId, listedStatus(h), h.kind), by_sk: queueKeys(h).queue_sk };
+}
+
+/**
+ * The `by` entries a write of `next` must put: every submitter's when the head moves in the queue
+ * (status, kind or waiting time changed, or the previous head is unknown), else only the new submitters'.
+ */
+function submitterItems(next: RecordHead, previous: RecordHead | undefined): Item[] {
+  const q = queueKeys(next);
+  const p = previous && queueKeys(previous);
+  const moved = !p || p.queue_pk !== q.queue_pk || p.queue_sk !== q.queue_sk;
+  const keyIds = moved || !previous ? next.submitters : next.submitters.filter((k) => !previous.submitters.includes(k));
+  return keyIds.map((k) => submitterItem(next, k));
+}
+
+/** TransactWriteItems takes 100 actions: head, entry, mark and fence leave room for this many `by` entries. */
+const SUBMITTERS_IN_TRANSACTION = 90;
+
+/** Which statuses each listing walks, group after group; the partitions of one group are merged. */
+const LIST_GROUPS: Record<ListStatus, Listed[][]> = {
+  pending: [['pending']],
+  approved: [['approved']],
+  rejected: [['rejected']],
+  retracted: [['retracted']],
+  any: [['pending'], ['approved', 'rejected', 'retracted']],
+};
+
+/** A cursor: the query it belongs to (a hash), the group and the last sort key listed in it. */
+const Cursor = z.strictObject({ v: z.literal(1), q: z.string(), g: z.int().min(0), a: z.string().max(2048).nullable() });
+type Cursor = z.infer<typeof Cursor>;
+
+const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('base64url');
+
+function decodeCursor(text: string): Cursor {
+  if (text.length > 4096 || !/^[A-Za-z0-9_-]+$/.test(text)) throw new InvalidCursorError('the cursor is not one this listing made');
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    throw new InvalidCursorError('the cursor is not one this listing made');
+  }
+  const parsed = Cursor.safeParse(value);
+  if (!parsed.success) throw new InvalidCursorError('the cursor is not one this listing made');
+  return parsed.data;
+}
+
+const queryFingerprint = (q: HeadListQuery) => createHash('sha256').update(JSON.stringify([q.status, q.kind ?? null, q.submittedBy ?? null])).digest('base64url').slice(0, 16);
 
 /** Contents are kept as JSON strings: exact numbers, no empty-string or nesting limits, one attribute. */
 function headToItem(h: RecordHead): Item {
@@ -23,21 +82,25 @@ function headToItem(h: RecordHead): Item {
     ...rest,
     heads_pk: `H#${shardOf(h.id, HEAD_SHARDS)}`,
     ...queueKeys(h),
+    key_design: KEY_DESIGN,
     content: JSON.stringify(content),
     approved: approved === undefined ? undefined : JSON.stringify(approved),
   };
 }
 
 function itemToHead(item: Item): RecordHead {
-  const { pk: _pk, sk: _sk, heads_pk: _h, queue_pk: _q, queue_sk: _qs, first_published: _fp, content, approved, ...rest } = item;
+  const { pk: _pk, sk: _sk, heads_pk: _h, queue_pk: _q, queue_sk: _qs, key_design: _kd, first_published: _fp, content, approved, ...rest } = item;
   return { ...(rest as Omit<RecordHead, 'content' | 'approved'>), content: JSON.parse(content as string), approved: approved === undefined ? undefined : JSON.parse(approved as string) };
 }
 
 /** How often a transaction is tried again when it lost a race on the fence or met a concurrent transaction. */
 const FENCE_ATTEMPTS = 20;
 
-/** RecordStore on DynamoDB: a head item per record plus one item per revision and per audit entry. */
-export class DynamoDbRecordStore implements RecordStore {
+/**
+ * RecordStore on DynamoDB: a head item per record plus one item per revision, per audit entry and per
+ * submitter; also the listing (RecordListing) over the `queue` and `by` indexes.
+ */
+export class DynamoDbRecordStore implements RecordStore, RecordListing {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly table: string,
@@ -110,27 +173,119 @@ export class DynamoDbRecordStore implements RecordStore {
     }
   }
 
-  async writeRevision(head: RecordHead, revision: RevisionEntry, opts: WriteOptions): Promise<boolean> {
+  async writeRevision(head: RecordHead, revision: RevisionEntry, opts: WriteOptions, previous?: RecordHead): Promise<boolean> {
     const { content, ...meta } = revision;
-    return this.transact(
-      head.id,
-      [
-        { Put: { TableName: this.table, Item: headToItem(head), ...this.condition(head.version) } },
-        { Put: { TableName: this.table, Item: { ...keys.revision(revision.id, revision.revision), ...meta, content: JSON.stringify(content) }, ConditionExpression: 'attribute_not_exists(pk)' } },
-      ],
-      opts.publishChanged,
+    return this.writeWithSubmitters(
+      head,
+      { Put: { TableName: this.table, Item: { ...keys.revision(revision.id, revision.revision), ...meta, content: JSON.stringify(content) }, ConditionExpression: 'attribute_not_exists(pk)' } },
+      opts,
+      previous,
     );
   }
 
-  async updateHead(head: RecordHead, audit: AuditEntry, opts: WriteOptions): Promise<boolean> {
-    return this.transact(
-      head.id,
-      [
-        { Put: { TableName: this.table, Item: headToItem(head), ...this.condition(head.version) } },
-        { Put: { TableName: this.table, Item: { ...keys.audit(audit.id, audit.at, randomBytes(4).toString('hex')), ...audit }, ConditionExpression: 'attribute_not_exists(pk)' } },
-      ],
-      opts.publishChanged,
+  async updateHead(head: RecordHead, audit: AuditEntry, opts: WriteOptions, previous?: RecordHead): Promise<boolean> {
+    return this.writeWithSubmitters(
+      head,
+      { Put: { TableName: this.table, Item: { ...keys.audit(audit.id, audit.at, randomBytes(4).toString('hex')), ...audit }, ConditionExpression: 'attribute_not_exists(pk)' } },
+      opts,
+      previous,
     );
+  }
+
+  /** The head, its revision or audit entry and the `by` entries that move, in one transaction. */
+  private async writeWithSubmitters(head: RecordHead, entry: TransactItem, opts: WriteOptions, previous: RecordHead | undefined): Promise<boolean> {
+    const submitters = submitterItems(head, previous);
+    const inside = submitters.slice(0, SUBMITTERS_IN_TRANSACTION).map((Item): TransactItem => ({ Put: { TableName: this.table, Item } }));
+    const written = await this.transact(head.id, [{ Put: { TableName: this.table, Item: headToItem(head), ...this.condition(head.version) } }, entry, ...inside], opts.publishChanged);
+    // Past what a transaction takes (a record with very many submitters): written just after. Until
+    // then a listing may place those keys' entries where the head was; readers re-read the head.
+    if (written) await this.putItems(submitters.slice(SUBMITTERS_IN_TRANSACTION));
+    return written;
+  }
+
+  private async putItems(items: Item[]): Promise<void> {
+    for (let i = 0; i < items.length; i += 25) {
+      let request: Record<string, Array<{ PutRequest: { Item: Item } }>> | undefined = { [this.table]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) };
+      for (let attempt = 0; request && Object.keys(request).length > 0; attempt++) {
+        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
+        request = (await this.db.send(new BatchWriteCommand({ RequestItems: request }))).UnprocessedItems as typeof request;
+      }
+    }
+  }
+
+  async listHeads(query: HeadListQuery): Promise<HeadPage> {
+    const groups = LIST_GROUPS[query.status];
+    const fingerprint = queryFingerprint(query);
+    let group = 0;
+    let after: string | null = null;
+    if (query.cursor !== undefined) {
+      const c = decodeCursor(query.cursor);
+      if (c.q !== fingerprint || c.g >= groups.length) throw new InvalidCursorError('the cursor belongs to another query');
+      group = c.g;
+      after = c.a;
+    }
+    const byKey = query.submittedBy;
+    const index = byKey === undefined ? TABLE_SHAPE.indexes.queue : TABLE_SHAPE.indexes.by;
+    const kinds = query.kind ? [query.kind] : RECORD_KINDS;
+    const listed: Item[] = [];
+    let cursor: string | undefined;
+    while (group < groups.length) {
+      const partitions = groups[group]!.flatMap((status) => kinds.map((kind) => (byKey === undefined ? `Q#${status}#${kind}` : byPartition(byKey, status, kind))));
+      const { items, more } = await this.mergePartitions(index, partitions, after, query.limit - listed.length);
+      listed.push(...items);
+      if (listed.length >= query.limit) {
+        if (more) cursor = encodeCursor({ v: 1, q: fingerprint, g: group, a: listed.at(-1)![index.sortKey] as string });
+        else if (group + 1 < groups.length) cursor = encodeCursor({ v: 1, q: fingerprint, g: group + 1, a: null });
+        break;
+      }
+      group += 1;
+      after = null;
+    }
+    if (byKey === undefined) return { heads: listed.map(itemToHead), ...(cursor ? { cursor } : {}) };
+    // `by` entries point at heads: read them (strongly consistent), and keep those still where the
+    // entry says (the index lags the table a little).
+    const heads = await this.getHeads(listed.map((i) => i.id as string));
+    const current = listed.flatMap((i) => {
+      const h = heads.get(i.id as string);
+      return h && h.submitters.includes(byKey) && i.by_pk === byPartition(byKey, listedStatus(h), h.kind) ? [h] : [];
+    });
+    return { heads: current, ...(cursor ? { cursor } : {}) };
+  }
+
+  /**
+   * The first `n` items after `after` of several index partitions sorted by the same key, merged in
+   * that order. Each partition is read lazily, a few items at a time, so a page costs about `n` items.
+   * @returns the items, and whether the partitions may hold more after the last one
+   */
+  private async mergePartitions(index: { name: string; partitionKey: string; sortKey: string }, partitions: string[], after: string | null, n: number): Promise<{ items: Item[]; more: boolean }> {
+    const chunk = Math.min(n, Math.max(10, Math.ceil((2 * n) / partitions.length)));
+    const streams = partitions.map((partition) => ({ partition, buffer: [] as Item[], start: undefined as Item | undefined, done: false }));
+    const fill = async (s: (typeof streams)[number]) => {
+      const out = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: index.name,
+          KeyConditionExpression: after === null ? '#pk = :pk' : '#pk = :pk AND #sk > :after',
+          ExpressionAttributeNames: { '#pk': index.partitionKey, ...(after === null ? {} : { '#sk': index.sortKey }) },
+          ExpressionAttributeValues: { ':pk': s.partition, ...(after === null ? {} : { ':after': after }) },
+          ExclusiveStartKey: s.start,
+          Limit: chunk,
+        }),
+      );
+      s.buffer.push(...(out.Items ?? []));
+      s.start = out.LastEvaluatedKey;
+      s.done = !s.start;
+    };
+    const items: Item[] = [];
+    const key = (i: Item) => i[index.sortKey] as string;
+    while (items.length < n) {
+      await Promise.all(streams.filter((s) => s.buffer.length === 0 && !s.done).map(fill));
+      let best: (typeof streams)[number] | undefined;
+      for (const s of streams) if (s.buffer.length > 0 && (!best || key(s.buffer[0]!) < key(best.buffer[0]!))) best = s;
+      if (!best) break;
+      items.push(best.buffer.shift()!);
+    }
+    return { items, more: streams.some((s) => s.buffer.length > 0 || !s.done) };
   }
 
   private async queryPrefix(id: string, prefix: string): Promise<Item[]> {
@@ -170,8 +325,9 @@ export class DynamoDbRecordStore implements RecordStore {
   }
 
   /**
-   * Brings heads written by an earlier version up to the current key design: index attributes added,
-   * `first_published` moved beside the head. Run once when an index was added to an existing table.
+   * Brings heads written by an earlier version up to the current key design ({@link KEY_DESIGN}): index
+   * attributes added, `first_published` moved beside the head, a `by` entry for each submitter. Run once
+   * when an index was added to an existing table.
    * @returns how many heads were rewritten
    */
   async reindexHeads(): Promise<number> {
@@ -179,14 +335,22 @@ export class DynamoDbRecordStore implements RecordStore {
     let rewritten = 0;
     do {
       const out = await this.db.send(
-        new ScanCommand({ TableName: this.table, FilterExpression: 'sk = :head AND (attribute_not_exists(heads_pk) OR attribute_not_exists(queue_pk))', ExpressionAttributeValues: { ':head': 'HEAD' }, ExclusiveStartKey: start }),
+        new ScanCommand({
+          TableName: this.table,
+          FilterExpression: 'sk = :head AND (attribute_not_exists(heads_pk) OR attribute_not_exists(queue_pk) OR attribute_not_exists(key_design) OR key_design < :design)',
+          ExpressionAttributeValues: { ':head': 'HEAD', ':design': KEY_DESIGN },
+          ExclusiveStartKey: start,
+        }),
       );
       for (const item of out.Items ?? []) {
         const head = itemToHead(item);
         const items: TransactItem[] = [{ Put: { TableName: this.table, Item: headToItem(head), ConditionExpression: '#v = :v', ExpressionAttributeNames: { '#v': 'version' }, ExpressionAttributeValues: { ':v': head.version } } }];
         if (typeof item.first_published === 'string') items.push({ Put: { TableName: this.table, Item: { ...keys.published(head.id), first_published: item.first_published } } });
+        const submitters = submitterItems(head, undefined);
+        items.push(...submitters.slice(0, SUBMITTERS_IN_TRANSACTION).map((Item): TransactItem => ({ Put: { TableName: this.table, Item } })));
         try {
           await this.db.send(new TransactWriteCommand({ TransactItems: items }));
+          await this.putItems(submitters.slice(SUBMITTERS_IN_TRANSACTION));
           rewritten++;
         } catch (err) {
           // Rewritten meanwhile by a current writer: it has the attributes now.

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
  * | record head | `REC#<id>` | `HEAD` | `heads_pk` = `H#<shard>` + `id` (index `heads`); `queue_pk` = `Q#<status>#<kind>` + `queue_sk` (index `queue`) |
  * | revision | `REC#<id>` | `REV#<n, 10 digits>` | — |
  * | review/retract action | `REC#<id>` | `AUDIT#<at>#<nonce>` | — |
+ * | submitter of a record | `REC#<id>` | `BY#<key id>` | `by_pk` = `BY#<key id>#<status>#<kind>` + `by_sk` (index `by_submitter`) |
  * | first release of a record | `REC#<id>` | `PUBLISHED` | — |
  * | change mark | `CHG#<shard>` | `<ms, 15 digits>#<id>` | — (read by strongly consistent Query; `ttl`) |
  * | publish fence | `PUBLISH#FENCE` | `FENCE` | — |
@@ -25,6 +26,12 @@ import { createHash } from 'node:crypto';
  * - `queue` (sparse: heads only) serves the review queue: `queue_pk` groups by review status (or
  *   `retracted`) and kind, `queue_sk` orders pending records by the time they started waiting and the
  *   others by id.
+ * - `by_submitter` (sparse: one small item per record and key that submitted a revision of it) serves "the records
+ *   this key submitted a revision of", by status and kind, in the queue's order (`by_sk` = the head's
+ *   `queue_sk`): a contributor's own listing and the editors' `submitted_by` filter. The items are
+ *   written in the head's transaction whenever the head's queue position changes (and when a key
+ *   submits its first revision); readers re-read the heads they point at. A record has few submitters.
+ * - Heads carry `key_design` ({@link KEY_DESIGN}); `reindexHeads()` brings older heads up to date.
  * Heads are spread over {@link HEAD_SHARDS} index partitions and marks over {@link MARK_SHARDS} table
  * partitions, so that no single partition takes every write.
  */
@@ -35,8 +42,13 @@ export const TABLE_SHAPE = {
   indexes: {
     heads: { name: 'heads', partitionKey: 'heads_pk', sortKey: 'id' },
     queue: { name: 'queue', partitionKey: 'queue_pk', sortKey: 'queue_sk' },
+    // Index names take 3–255 characters.
+    by: { name: 'by_submitter', partitionKey: 'by_pk', sortKey: 'by_sk' },
   },
 } as const;
+
+/** The key design a head was written with: 2 added the `by` items. Older heads are rewritten by reindexHeads(). */
+export const KEY_DESIGN = 2;
 
 export const HEAD_SHARDS = 16;
 export const MARK_SHARDS = 8;
@@ -55,6 +67,7 @@ export const keys = {
   revision: (id: string, revision: number) => ({ pk: `REC#${id}`, sk: `REV#${String(revision).padStart(10, '0')}` }),
   audit: (id: string, at: string, nonce: string) => ({ pk: `REC#${id}`, sk: `AUDIT#${at}#${nonce}` }),
   published: (id: string) => ({ pk: `REC#${id}`, sk: 'PUBLISHED' }),
+  submitter: (id: string, keyId: string) => ({ pk: `REC#${id}`, sk: `BY#${keyId}` }),
   mark: (id: string, at: number) => ({ pk: `CHG#${shardOf(id, MARK_SHARDS)}`, sk: `${padMs(at)}#${id}` }),
   markShard: (shard: number) => `CHG#${shard}`,
   fence: () => ({ pk: 'PUBLISH#FENCE', sk: 'FENCE' }),

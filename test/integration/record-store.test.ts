@@ -81,7 +81,8 @@ describe('DynamoDbRecordStore', () => {
     expect(await a.records.getHead(id)).toEqual(h);
     const revs = await a.records.listRevisions(id);
     expect(revs).toEqual([rev(id, 1, h.content)]);
-    expect((await partition(id)).map((i) => i.sk)).toEqual(['HEAD', 'REV#0000000001']);
+    // Beside the head and its revision: the `by` entry of its one submitter.
+    expect((await partition(id)).map((i) => i.sk)).toEqual(['BY#key_a', 'HEAD', 'REV#0000000001']);
     expect(await a.records.getHead(uid('missing'))).toBeUndefined();
   });
 
@@ -203,8 +204,8 @@ describe('DynamoDbRecordStore over many records: getHeads and scanHeads', () => 
       rawPages += 1;
       start = raw.LastEvaluatedKey;
     } while (start);
-    // 300 heads + 320 revisions + 20 audit entries + 2 key items + 1 lease.
-    expect(items).toBe(643);
+    // 300 heads + 300 `by` entries + 320 revisions + 20 audit entries + 2 key items + 1 lease.
+    expect(items).toBe(943);
     expect(rawPages).toBeGreaterThan(4);
   });
 
