@@ -163,9 +163,9 @@ export interface ChangeLog {
   /** Marks in `(after, upTo]`, page by page; an id may appear more than once. */
   read(after: number, upTo: number): AsyncIterable<ChangeMark[]>;
   /** Records held back by a release because a reference was missing: re-checked by every publish that builds. */
-  listDeferred(): AsyncIterable<string[]>;
-  /** Adds ids to the deferred set. */
-  addDeferred(ids: ReadonlyArray<string>): Promise<void>;
+  listDeferred(): AsyncIterable<Array<{ id: string; reason: string }>>;
+  /** Adds records to the deferred set, or updates their reasons. */
+  addDeferred(entries: ReadonlyArray<{ id: string; reason: string }>): Promise<void>;
   /** Removes ids from the deferred set (after the release that published them is committed). */
   removeDeferred(ids: ReadonlyArray<string>): Promise<void>;
   /** Records the release each id first appeared in (after that release is committed), in bulk. */

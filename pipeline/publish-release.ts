@@ -89,7 +89,10 @@ async function publishHeld(deps: PublishDeps, opts: PublishOptions, lease: Publi
   const canIncrement = (s: ReleaseState | undefined): s is ReleaseState & { cut: number } => !opts.full && s?.cut !== undefined && cut - s.cut < MARK_RETENTION_MS - 24 * 3600_000;
   const settled = !state.pending || state.pending.version === state.latest?.version;
   if (settled && canIncrement(state.latest) && state.latest.latest_synced === true && (await isEmpty(deps.changes.read(state.latest.cut, cut)))) {
-    return { published: false, reason: 'no changes' };
+    // Records still held back stay named until a release can hold them (their reasons are as of the last build: nothing changed since).
+    const deferred: Deferred = [];
+    for await (const page of deps.changes.listDeferred()) deferred.push(...page);
+    return { published: false, reason: 'no changes', ...(deferred.length > 0 ? { deferred: deferred.sort((a, b) => (a.id < b.id ? -1 : 1)) } : {}) };
   }
 
   const found = await readPrevious(deps.objects, deps.releases, state);
@@ -127,14 +130,14 @@ async function publishHeld(deps: PublishDeps, opts: PublishOptions, lease: Publi
       throw new LedgerError(409, 'quality_gate_failed', `the release was refused: ${built.problems.length} problem(s) that waiting cannot fix; nothing was published`, built.problems);
     }
     const deferredIds = built.deferred.map((d) => d.id);
-    await deps.changes.addDeferred(deferredIds.filter((id) => !read.previouslyDeferred.includes(id)));
+    await deps.changes.addDeferred(built.deferred);
     const resolved = read.previouslyDeferred.filter((id) => !deferredIds.includes(id));
     const nextState: ReleaseState = { version, manifest_sha256: '', cut, latest_synced: false };
     if (built.changes.add + built.changes.modify + built.changes.delete === 0) {
       // Nothing to publish: the marks were read all the same, so the cut moves on with the same release.
       if (committed) await deps.releases.commit({ ...committed, cut: Math.max(cut, committed.cut ?? 0) });
       await deps.changes.removeDeferred(resolved);
-      return { published: false, reason: 'no changes', deferred: built.deferred };
+      return { published: false, reason: 'no changes', ...(built.deferred.length > 0 ? { deferred: built.deferred } : {}) };
     }
 
     const created = deps.clock.now().toISOString().replace(/\.\d{3}Z$/, 'Z');

@@ -140,6 +140,7 @@ export class DuckDbReleaseBuilder implements ReleaseBuilder {
          UNION ALL SELECT ${columnList(ACTORS, 'a.')}, a.__pos FROM prev_event_actors a JOIN final_events e ON e.id = a.event_id AND e.__src = 'prev')`,
     );
 
+    deferred.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const problems = await this.qualityGates(input.maxDropShare);
     const tollRows = await this.rows(
       `SELECT claimant, qualifier, coalesce(value_best, value_low, value_high) AS value, period_start::VARCHAR AS ps, period_end::VARCHAR AS pe FROM final_claims

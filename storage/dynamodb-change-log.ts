@@ -71,20 +71,20 @@ export class DynamoDbChangeLog implements ChangeLog {
     }
   }
 
-  async *listDeferred(): AsyncIterable<string[]> {
+  async *listDeferred(): AsyncIterable<Array<{ id: string; reason: string }>> {
     let start: Item | undefined;
     do {
       const out = await this.db.send(
         new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.deferred('').pk }, ConsistentRead: true, ExclusiveStartKey: start }),
       );
-      const ids = (out.Items ?? []).map((it) => it.sk as string);
-      if (ids.length > 0) yield ids;
+      const entries = (out.Items ?? []).map((it) => ({ id: it.sk as string, reason: String(it.reason ?? '') }));
+      if (entries.length > 0) yield entries;
       start = out.LastEvaluatedKey;
     } while (start);
   }
 
-  addDeferred(ids: ReadonlyArray<string>): Promise<void> {
-    return batchWrite(this.db, this.table, ids.map((id) => ({ PutRequest: { Item: { ...keys.deferred(id) } } })));
+  addDeferred(entries: ReadonlyArray<{ id: string; reason: string }>): Promise<void> {
+    return batchWrite(this.db, this.table, entries.map((e) => ({ PutRequest: { Item: { ...keys.deferred(e.id), reason: e.reason } } })));
   }
 
   removeDeferred(ids: ReadonlyArray<string>): Promise<void> {

@@ -72,7 +72,7 @@ export interface ReadChangesInput {
 export async function readChanges(input: ReadChangesInput): Promise<{ touched: number; previouslyDeferred: string[] }> {
   const files = new ChangeFiles(input.dir);
   const previouslyDeferred: string[] = [];
-  for await (const page of input.changes.listDeferred()) previouslyDeferred.push(...page);
+  for await (const page of input.changes.listDeferred()) previouslyDeferred.push(...page.map((d) => d.id));
   try {
     // The ids to read by id from the table: marks (all of them incrementally; near the cut for a full rebuild).
     const ids = new Set<string>(previouslyDeferred);

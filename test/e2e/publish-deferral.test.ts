@@ -49,7 +49,7 @@ describe('deferral', () => {
     const next = await publishOk(stack);
     expect(next).toMatchObject({ published: true, changes: { add: 2, modify: 0, delete: 0 }, deferred: [] });
     expect(ids(await releaseNdjson(stack, next.version, 'events'))).toContain('evt-d-early@1');
-    // And it stays out of the deferred set: a publish after that has nothing to do.
+    // And it leaves the deferred set: a publish after that has nothing to do and names nothing.
     expect(await publishOk(stack)).toEqual({ published: false, reason: 'no changes' });
   });
 
@@ -76,5 +76,7 @@ describe('deferral', () => {
     expect(r3).toMatchObject({ published: true, changes: { add: 0, modify: 1, delete: 0 } });
     expect(r3.deferred).toEqual([{ id: 'evt-r-new', reason: expect.stringContaining('src-r-bad') }]);
     expect(ids(await releaseNdjson(stack, r3.version, 'events'))).toContain('evt-r@3');
+    // Still held back while nothing changes: a publish with nothing to publish names it too.
+    expect(await publishOk(stack)).toEqual({ published: false, reason: 'no changes', deferred: [{ id: 'evt-r-new', reason: expect.stringContaining('src-r-bad') }] });
   });
 });

@@ -46,8 +46,9 @@ describe('a publisher whose lease expired mid-run', () => {
     const writes: Array<{ key: string; at: number }> = [];
     const slow = instrument<ObjectStore>(stack.ctx.objects, new Map(), {
       putFile: async (key: string, path: string, opts: PutOptions) => {
-        await sleep(150);
+        // When the publisher decided to write (its lease check just passed); the write lands a bit later.
         writes.push({ key, at: Date.now() });
+        await sleep(150);
         return stack.ctx.objects.putFile(key, path, opts);
       },
     });
@@ -183,7 +184,7 @@ describe('a publish with nothing to publish', () => {
     const small = await noChangeCalls();
     expect([...small.objects.keys()]).toEqual([]);
     expect([...small.records.keys()]).toEqual([]);
-    expect([...small.changes.keys()].sort()).toEqual(['advanceCut', 'read']);
+    expect([...small.changes.keys()].sort()).toEqual(['advanceCut', 'listDeferred', 'read']);
 
     await submitOk(stack, stack.editorKey, Array.from({ length: 200 }, (_, i) => source(`src-bulk-${i}`)));
     await publishOk(stack);
