@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { REVIEW_POLICIES, type ReviewPolicy } from '../pipeline/ports.ts';
 import { createAdapters, type Adapters } from '../storage/adapters.ts';
 
 const Env = z.object({
@@ -7,6 +8,7 @@ const Env = z.object({
   LEDGER_PUBLIC_BASE_URL: z.url({ message: 'LEDGER_PUBLIC_BASE_URL must be the public URL of the bucket root' }),
   LEDGER_DATASET_NAME: z.string().regex(/^[a-z0-9._-]+$/).default('rights-ledger'),
   LEDGER_MAX_DROP_SHARE: z.coerce.number().min(0).max(1).default(0.01),
+  LEDGER_REVIEW_POLICY: z.enum(REVIEW_POLICIES, { message: `LEDGER_REVIEW_POLICY must be ${REVIEW_POLICIES.join(' or ')}` }).default('single'),
   LEDGER_DYNAMODB_ENDPOINT: z.url().optional(),
   LEDGER_S3_ENDPOINT: z.url().optional(),
   AWS_REGION: z.string().optional(),
@@ -17,6 +19,8 @@ export interface AppContext extends Adapters {
   info: { name: string; version: string; publicBaseUrl: string; datasetName: string; bucketName: string };
   /** Publishing settings (LEDGER_MAX_DROP_SHARE). */
   publishing: { maxDropShare: number };
+  /** LEDGER_REVIEW_POLICY; absent = `single`. */
+  reviewPolicy?: ReviewPolicy;
 }
 
 export const SOFTWARE_NAME = 'rights-ledger';
@@ -40,7 +44,7 @@ export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): AppContext
     dynamodb: e.LEDGER_DYNAMODB_ENDPOINT ? { endpoint: e.LEDGER_DYNAMODB_ENDPOINT } : {},
     s3: e.LEDGER_S3_ENDPOINT ? { endpoint: e.LEDGER_S3_ENDPOINT, forcePathStyle: true } : {},
   });
-  return { ...adapters, info: { name: SOFTWARE_NAME, version: SOFTWARE_VERSION, publicBaseUrl: e.LEDGER_PUBLIC_BASE_URL.replace(/\/$/, ''), datasetName: e.LEDGER_DATASET_NAME, bucketName: e.LEDGER_BUCKET_NAME }, publishing: { maxDropShare: e.LEDGER_MAX_DROP_SHARE } };
+  return { ...adapters, info: { name: SOFTWARE_NAME, version: SOFTWARE_VERSION, publicBaseUrl: e.LEDGER_PUBLIC_BASE_URL.replace(/\/$/, ''), datasetName: e.LEDGER_DATASET_NAME, bucketName: e.LEDGER_BUCKET_NAME }, publishing: { maxDropShare: e.LEDGER_MAX_DROP_SHARE }, reviewPolicy: e.LEDGER_REVIEW_POLICY };
 }
 
 let cached: AppContext | undefined;

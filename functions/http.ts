@@ -52,6 +52,21 @@ export function jsonBody<S extends z.ZodType>(event: APIGatewayProxyEvent, schem
   return parsed.data;
 }
 
+/**
+ * The query string, validated by its zod schema (a strict object: an unknown parameter is a 400, as is
+ * a parameter given twice).
+ */
+export function queryParams<S extends z.ZodType>(event: APIGatewayProxyEvent, schema: S): z.infer<S> {
+  const repeated = Object.entries(event.multiValueQueryStringParameters ?? {}).filter(([, values]) => (values?.length ?? 0) > 1);
+  if (repeated.length > 0) {
+    throw badRequest('invalid_query', 'a query parameter is given more than once', repeated.map(([name]) => ({ path: `/${name}`, code: 'repeated_parameter', message: `give ${name} once` })));
+  }
+  const value = { ...(event.queryStringParameters ?? {}) };
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw badRequest('invalid_query', 'the query string does not match what this route takes', toFieldErrors(parsed.error.issues, value));
+  return parsed.data;
+}
+
 /** A path parameter, percent-decoded; a malformed encoding is the client's 400, not our 500. */
 export function pathParam(event: APIGatewayProxyEvent, name: string): string {
   const raw = event.pathParameters?.[name] ?? '';

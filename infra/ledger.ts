@@ -1,5 +1,6 @@
 import type { App, Environment } from 'aws-cdk-lib';
 import { z } from 'zod';
+import { REVIEW_POLICIES } from '../pipeline/ports.ts';
 import { StatefulStack } from './stateful-stack.ts';
 import { StatelessStack } from './stateless-stack.ts';
 
@@ -10,6 +11,8 @@ const Settings = z.object({
   datasetName: z.string().regex(/^[a-z0-9._-]+$/, 'datasetName: lower-case letters, digits, ".", "_" or "-"').default('rights-ledger'),
   maxDropShare: z.coerce.number().min(0).max(1).default(0.01),
   publishIntervalMinutes: z.coerce.number().int().min(1).max(10_080).default(60),
+  // The default of the stateless stack's ReviewPolicy parameter (`cdk deploy --parameters …` overrides it).
+  reviewPolicy: z.enum(REVIEW_POLICIES, { message: `reviewPolicy: ${REVIEW_POLICIES.join(' or ')}` }).default('single'),
 });
 export type LedgerSettings = z.infer<typeof Settings>;
 
@@ -44,6 +47,7 @@ export function createLedger(app: App, env: Environment): { stateful: StatefulSt
     datasetName: settings.datasetName,
     maxDropShare: settings.maxDropShare,
     publishIntervalMinutes: settings.publishIntervalMinutes,
+    reviewPolicy: settings.reviewPolicy,
   });
   // No reference ties them (plain names), so state the order: the table and bucket exist first.
   stateless.addStackDependency(stateful);

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { CfnOutput, Duration, RemovalPolicy, Size, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, CfnParameter, Duration, RemovalPolicy, Size, Stack, type StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -10,6 +10,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { ENTRIES, type Entry } from '../functions/routes.ts';
+import { REVIEW_POLICIES, type ReviewPolicy } from '../pipeline/ports.ts';
 import { AthenaCatalog } from './athena-catalog.ts';
 import { apiBundling, PROJECT_ROOT, PUBLISH_ARCHITECTURE, publishBundling } from './lambda-bundling.ts';
 import { LedgerApi } from './ledger-api.ts';
@@ -24,6 +25,8 @@ export interface StatelessStackProps extends StackProps {
   maxDropShare: number;
   /** Minutes between scheduled publishes (a publish with no change writes nothing). */
   publishIntervalMinutes: number;
+  /** The default of the ReviewPolicy stack parameter, which becomes LEDGER_REVIEW_POLICY. */
+  reviewPolicy: ReviewPolicy;
 }
 
 type FunctionName = Entry | 'authorizer' | 'scheduled-publish';
@@ -69,12 +72,21 @@ export class StatelessStack extends Stack {
     const table = dynamodb.Table.fromTableName(this, 'LedgerTable', storage.tableName);
     const bucket = s3.Bucket.fromBucketName(this, 'PublicBucket', storage.publicBucketName);
 
+    // A stack parameter: four eyes can be switched on at deploy time (--parameters ReviewPolicy=four_eyes).
+    const reviewPolicy = new CfnParameter(this, 'ReviewPolicy', {
+      type: 'String',
+      allowedValues: [...REVIEW_POLICIES],
+      default: props.reviewPolicy,
+      description: "LEDGER_REVIEW_POLICY: 'single' (editors' submissions land approved) or 'four_eyes' (every submission waits, and nobody approves a revision they submitted)",
+    });
+
     const environment = {
       LEDGER_TABLE_NAME: storage.tableName,
       LEDGER_BUCKET_NAME: storage.publicBucketName,
       LEDGER_PUBLIC_BASE_URL: storage.publicBaseUrl,
       LEDGER_DATASET_NAME: props.datasetName,
       LEDGER_MAX_DROP_SHARE: String(props.maxDropShare),
+      LEDGER_REVIEW_POLICY: reviewPolicy.valueAsString,
       NODE_OPTIONS: '--enable-source-maps',
     };
 

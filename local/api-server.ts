@@ -103,8 +103,9 @@ export async function startApiServer(ctx: AppContext, opts: { port: number; host
         httpMethod: r.method,
         headers,
         multiValueHeaders: {},
+        // As API Gateway: the last value of each parameter, and all of them.
         queryStringParameters: url.searchParams.size > 0 ? Object.fromEntries(url.searchParams) : null,
-        multiValueQueryStringParameters: null,
+        multiValueQueryStringParameters: url.searchParams.size > 0 ? Object.fromEntries([...new Set(url.searchParams.keys())].map((k) => [k, url.searchParams.getAll(k)])) : null,
         pathParameters: r.params.length > 0 ? Object.fromEntries(r.params.map((p, i) => [p, m![i + 1]!])) : null,
         stageVariables: null,
         body: body.byteLength > 0 ? body.toString('base64') : null,

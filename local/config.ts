@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { REVIEW_POLICIES, type ReviewPolicy } from '../pipeline/ports.ts';
 
 const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
 
@@ -12,6 +13,7 @@ const LocalEnv = z.object({
   LEDGER_BOOTSTRAP_KEY: z.string().optional(),
   LEDGER_PUBLISH_INTERVAL: z.coerce.number().int().min(1).optional(),
   LEDGER_MAX_DROP_SHARE: z.coerce.number().min(0).max(1).default(0.01),
+  LEDGER_REVIEW_POLICY: z.enum(REVIEW_POLICIES, { message: `must be ${REVIEW_POLICIES.join(' or ')}` }).default('single'),
 });
 
 /** The one-machine stack's settings (RUN.md), read once from the environment. */
@@ -24,6 +26,8 @@ export interface LocalConfig {
   bootstrapKey?: string;
   publishIntervalSeconds?: number;
   maxDropShare: number;
+  /** Who may approve: `single` (any editor; editors' submissions land approved) or `four_eyes`. */
+  reviewPolicy: ReviewPolicy;
   tableName: string;
   bucketName: string;
 }
@@ -44,6 +48,7 @@ export function localConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
     bootstrapKey: e.LEDGER_BOOTSTRAP_KEY || undefined,
     publishIntervalSeconds: e.LEDGER_PUBLISH_INTERVAL,
     maxDropShare: e.LEDGER_MAX_DROP_SHARE,
+    reviewPolicy: e.LEDGER_REVIEW_POLICY,
     tableName: 'rights-ledger',
     bucketName: 'rights-ledger-public',
   };

@@ -29,7 +29,7 @@ function portIsFree(port: number): Promise<boolean> {
 export function localContext(cfg: LocalConfig, endpoints: { dynamodb: string; s3: string }): AppContext {
   const adapters = createAdapters({ tableName: cfg.tableName, bucketName: cfg.bucketName, dynamodb: dynamodbClientConfig(endpoints.dynamodb), s3: s3ClientConfig(endpoints.s3) });
   const publicBaseUrl = `${endpoints.s3}/${cfg.bucketName}`;
-  return { ...adapters, info: { name: SOFTWARE_NAME, version: SOFTWARE_VERSION, publicBaseUrl, datasetName: SOFTWARE_NAME, bucketName: cfg.bucketName }, publishing: { maxDropShare: cfg.maxDropShare } };
+  return { ...adapters, info: { name: SOFTWARE_NAME, version: SOFTWARE_VERSION, publicBaseUrl, datasetName: SOFTWARE_NAME, bucketName: cfg.bucketName }, publishing: { maxDropShare: cfg.maxDropShare }, reviewPolicy: cfg.reviewPolicy };
 }
 
 
@@ -51,6 +51,7 @@ async function loadExample(ctx: AppContext, apiUrl: string): Promise<void> {
     const result = (await pub.json()) as { published: boolean; version?: string; reason?: string; detail?: string };
     if (pub.status !== 200) throw new Error(`the first release failed (${pub.status}): ${result.detail ?? JSON.stringify(result)}`);
     say(result.published ? `  release ${result.version} published` : `  nothing published: ${result.reason}`);
+    if (ctx.reviewPolicy === 'four_eyes') say('  four eyes: the examples wait in the review queue for two editors (npm run ledger -- review …)');
   } finally {
     await disableKey(loader.key_id, { keyId: 'npm start', role: 'editor' }, ctx);
   }
@@ -71,6 +72,7 @@ export async function runStart(env: NodeJS.ProcessEnv = process.env): Promise<nu
   }
   say(`${SOFTWARE_NAME} ${SOFTWARE_VERSION}: starting on this machine (data in ${cfg.dataDir})`);
   say(`  ports: API ${cfg.port} (LEDGER_PORT), DynamoDB ${cfg.dynamodbPort} (LEDGER_DYNAMODB_PORT), S3 ${cfg.s3Port} (LEDGER_S3_PORT)`);
+  say(`  review policy: ${cfg.reviewPolicy} (LEDGER_REVIEW_POLICY)`);
   let services;
   try {
     services = await startLocalServices({ dataDir: cfg.dataDir, dynamodbPort: cfg.dynamodbPort, s3Port: cfg.s3Port, buckets: [cfg.bucketName], log: (l) => say(`  ${l}`) });

@@ -2,14 +2,19 @@ import type { SubmitResult, SubmitResultItem } from '../schemas/api.ts';
 import { listReferences, type LedgerRecord, type RecordKind } from '../schemas/records.ts';
 import { validateRecord, type FieldError } from '../schemas/validate-record.ts';
 import { canonicalJson, changedFields, sha256Hex } from './canonical.ts';
-import type { Clock, Principal, RecordHead, RecordStore, StoredContent } from './ports.ts';
+import type { Clock, Principal, RecordHead, RecordStore, ReviewPolicy, StoredContent } from './ports.ts';
 import { publishEffect } from './published-state.ts';
 import { readsNewestContent } from './record-view.ts';
 
 export interface IngestDeps {
   records: RecordStore;
   clock: Clock;
+  /** Default `single`: editors' submissions land approved; under `four_eyes` every submission is pending. */
+  reviewPolicy?: ReviewPolicy;
 }
+
+/** Whether this principal's submissions are approved as they land (editors, unless four eyes). */
+const approvedOnArrival = (principal: Principal, deps: IngestDeps) => principal.role === 'editor' && (deps.reviewPolicy ?? 'single') === 'single';
 
 /** How many records are written at once; DynamoDB transactions are per record. */
 const WRITE_CONCURRENCY = 16;
@@ -93,9 +98,10 @@ export async function ingestRecords(raw: ReadonlyArray<unknown>, principal: Prin
         } else if (!head) why = 'is neither stored nor valid in this request';
         else if (head.kind !== ref.target) why = `is not a ${ref.target}`;
         else if (head.retracted) why = 'is retracted';
-        else if (principal.role === 'editor' && head.approved_revision === undefined) {
+        else if (approvedOnArrival(principal, deps) && head.approved_revision === undefined) {
           // An editor's record is approved at once: citing an unapproved one would leave a dangling
-          // reference in the next release, which the publisher refuses.
+          // reference in the next release, which the publisher refuses. A pending submission (four
+          // eyes) may cite one: its approval waits until what it cites is approved (review-record.ts).
           errors.push({ path: ref.pointer, code: 'unapproved_reference', message: `"${ref.id}" is not approved yet: approve it first, or submit both in one request` });
           continue;
         }
@@ -146,7 +152,7 @@ async function writeOne(c: Candidate, principal: Principal, deps: IngestDeps, pr
     }
     const now = deps.clock.now().toISOString();
     const revision = current + 1;
-    const approved = principal.role === 'editor';
+    const approved = approvedOnArrival(principal, deps);
     const next: RecordHead = {
       version: (head?.version ?? 0) + 1,
       id,
@@ -177,7 +183,7 @@ async function writeOne(c: Candidate, principal: Principal, deps: IngestDeps, pr
       submitted_at: now,
       review_status: next.review_status,
       changed_fields: changedFields(head?.content, c.content),
-    }, publishEffect(head, next));
+    }, publishEffect(head, next), head);
     if (written) return { index: c.index, id, kind, status: head ? 'updated' : 'created', revision, review_status: next.review_status };
   }
   throw new Error(`record ${id}: gave up after ${MAX_ATTEMPTS} concurrent write conflicts`);

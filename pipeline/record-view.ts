@@ -1,4 +1,6 @@
-import type { Principal, RecordHead } from './ports.ts';
+import type { ListedRecord } from '../schemas/api.ts';
+import { diff, type PatchOperation } from './json-patch.ts';
+import type { Principal, RecordHead, StoredContent } from './ports.ts';
 import { redactContent } from './redact.ts';
 
 /**
@@ -12,6 +14,59 @@ export function readsNewestContent(head: RecordHead, principal: Principal): bool
   return principal.role === 'editor' || head.submitted_by === principal.keyId;
 }
 
+type Content = Record<string, unknown>;
+
+/** A content without `restricted`: what a contributor may see of a revision it sent. */
+export function withoutRestricted(content: StoredContent | Content): Content {
+  const { restricted: _r, ...rest } = content as Content;
+  return rest;
+}
+
+/**
+ * The newest revision's content as `principal` may see it: whole for editors; as sent, less
+ * `restricted`, for the contributor that sent it; otherwise the redacted form the public gets.
+ */
+export function visibleContent(head: RecordHead, principal: Principal): Content {
+  if (principal.role === 'editor') return head.content as unknown as Content;
+  if (readsNewestContent(head, principal)) return withoutRestricted(head.content);
+  return redactContent(head.kind, head.id, head.content as unknown as Content);
+}
+
+/**
+ * A revision's content as the editorial routes (the listing, the history) show it: whole to editors;
+ * to a contributor always the public (redacted) form, even of its own revisions. Those routes then
+ * answer a contributor nothing that depends on content it cannot read, nor echo back withheld names or
+ * exact places it sent as a guess: an empty patch would otherwise confirm a guess of someone else's
+ * content. The record as sent stays readable by its sender through GET /records/{kind}/{id}.
+ */
+export function editorialContent(head: Pick<RecordHead, 'kind' | 'id'>, content: StoredContent, principal: Principal): Content {
+  if (principal.role === 'editor') return content as unknown as Content;
+  return redactContent(head.kind, head.id, content as unknown as Content);
+}
+
+/**
+ * What an editor reviews: the JSON Patch from the approved revision (or `{}`) to the newest, both in
+ * the form {@link editorialContent} gives `principal`.
+ */
+export function reviewPatch(head: RecordHead, principal: Principal): PatchOperation[] {
+  return diff(head.approved ? editorialContent(head, head.approved, principal) : {}, editorialContent(head, head.content, principal));
+}
+
+/** One item of GET /records. */
+export function listedRecord(head: RecordHead, principal: Principal): ListedRecord {
+  return {
+    id: head.id,
+    kind: head.kind,
+    revision: head.revision,
+    review_status: head.review_status,
+    approved_revision: head.approved_revision ?? null,
+    updated_at: head.updated_at,
+    retracted: head.retracted,
+    ...(principal.role === 'editor' ? { submitted_by: head.submitted_by } : {}),
+    patch: reviewPatch(head, principal),
+  };
+}
+
 /**
  * The current record as GET /records/{kind}/{id} and the review endpoints answer it: the newest
  * revision's content plus its server fields. Only editors see `restricted` and `submitted_by`. A
@@ -20,9 +75,7 @@ export function readsNewestContent(head: RecordHead, principal: Principal): bool
  * submitted to an id must not open what others write there later.
  */
 export function recordView(head: RecordHead, principal: Principal): Record<string, unknown> {
-  const own = readsNewestContent(head, principal);
-  const visible = own ? head.content : redactContent(head.kind, head.id, head.content as unknown as Record<string, unknown>);
-  const { restricted, ...content } = visible as typeof head.content & { restricted?: unknown };
+  const { restricted, ...content } = visibleContent(head, principal);
   const view: Record<string, unknown> = {
     ...content,
     revision: head.revision,

@@ -111,7 +111,7 @@ describe('GET / and GET /health; routing', () => {
   it('a known route with the wrong method is a 405 problem', async () => {
     expectProblem(await req('POST', '/health'), 405);
     expectProblem(await req('DELETE', '/'), 405);
-    expectProblem(await req('GET', '/records', { key: stack.editorKey }), 405);
+    expectProblem(await req('GET', '/reviews', { key: stack.editorKey }), 405);
     expectProblem(await req('PUT', '/records', { key: stack.editorKey, json: { records: [source(uid('src'))] } }), 405);
     expectProblem(await req('DELETE', '/records/source/abc', { key: stack.editorKey }), 405);
     expectProblem(await req('GET', '/keys', { key: stack.editorKey }), 405);
@@ -144,6 +144,9 @@ describe('auth', () => {
       await send('GET', `/records/source/${id}`);
       await send('POST', `/records/source/${id}/review`, { decision: 'approve' });
       await send('POST', `/records/source/${id}/retract`, { reason: 'x' });
+      await send('GET', '/records');
+      await send('GET', `/records/source/${id}/history`);
+      await send('POST', '/reviews', { decisions: [{ kind: 'source', id, revision: 1, decision: 'approve' }] });
       await send('POST', '/keys', { role: 'editor', name: 'sneaky' });
       await send('POST', `/keys/${alice.id}/disable`);
       await expectAbsent('source', id);

@@ -171,8 +171,21 @@ describe('stateless stack: functions', () => {
   });
   it.each([...ENTRIES, 'authorizer', 'scheduled-publish'])('%s gets every variable functions/config.ts reads', (name) => {
     expect(Object.keys(lambda(name).Properties.Environment.Variables)).toEqual(
-      expect.arrayContaining(['LEDGER_TABLE_NAME', 'LEDGER_BUCKET_NAME', 'LEDGER_PUBLIC_BASE_URL', 'LEDGER_DATASET_NAME', 'LEDGER_MAX_DROP_SHARE']),
+      expect.arrayContaining(['LEDGER_TABLE_NAME', 'LEDGER_BUCKET_NAME', 'LEDGER_PUBLIC_BASE_URL', 'LEDGER_DATASET_NAME', 'LEDGER_MAX_DROP_SHARE', 'LEDGER_REVIEW_POLICY']),
     );
+  });
+  it('the review policy is a stack parameter: single or four_eyes, single by default', () => {
+    template.hasParameter('ReviewPolicy', { Type: 'String', AllowedValues: ['single', 'four_eyes'], Default: 'single' });
+  });
+  it.each([...ENTRIES, 'authorizer', 'scheduled-publish'])('%s reads LEDGER_REVIEW_POLICY from that parameter', (name) => {
+    expect(lambda(name).Properties.Environment.Variables.LEDGER_REVIEW_POLICY).toEqual({ Ref: 'ReviewPolicy' });
+  });
+  it('the parameter defaults to the reviewPolicy context setting', () => {
+    // No bundling: only the parameter is looked at.
+    const app = new App({ context: { reviewPolicy: 'four_eyes', 'aws:cdk:bundling-stacks': [] } });
+    const stacks = createLedger(app, ENV);
+    expect(stacks.stateless.node.tryFindChild('ReviewPolicy')).toMatchObject({ default: 'four_eyes' });
+    expect(() => createLedger(new App({ context: { reviewPolicy: 'twice' } }), ENV)).toThrow(/reviewPolicy/);
   });
   it('point at the public bucket by name (no cross-stack export)', () => {
     expect(lambda('api-info').Properties.Environment.Variables.LEDGER_BUCKET_NAME).toBe(BUCKET);
