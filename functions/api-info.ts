@@ -1,13 +1,29 @@
-// GET / and GET /health → what this service is, and whether its store and bucket answer.
-import { json, problem, httpHandler, type ApiHandler } from './http.ts';
+// GET /, GET /health, GET /openapi.json → what this service is, whether its store and bucket answer, and its OpenAPI document.
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { json, problem, httpHandler, header, type ApiHandler } from './http.ts';
 import { lambdaContext, type AppContext } from './config.ts';
+import { openApiDocument } from './openapi.ts';
+
+/** Where this API is served, as the request reached it: the API Gateway stage, or the local server. */
+function serverUrl(event: APIGatewayProxyEvent): string | undefined {
+  const rc = event.requestContext as { domainName?: string; stage?: string } | undefined;
+  if (rc?.domainName && rc.stage) return `https://${rc.domainName}/${rc.stage}`;
+  const host = header(event, 'host');
+  return host ? `http://${host}` : undefined;
+}
 
 export function create(ctx: AppContext): ApiHandler {
+  let document: Record<string, unknown> | undefined;
   return httpHandler('info', async (event) => {
     if (event.resource === '/health') {
       const checks = await Promise.allSettled([ctx.records.ping(), ctx.objects.ping()]);
       const down = ['store', 'bucket'].filter((_, i) => checks[i]!.status === 'rejected');
       return down.length === 0 ? json(200, { ok: true }) : problem(503, 'unavailable', `not answering: ${down.join(', ')}`);
+    }
+    if (event.resource === '/openapi.json') {
+      document ??= openApiDocument({ version: ctx.info.version });
+      const url = serverUrl(event);
+      return json(200, url ? { ...document, servers: [{ url }] } : document);
     }
     const base = ctx.info.publicBaseUrl;
     return json(200, { name: ctx.info.name, version: ctx.info.version, public_base_url: base, catalog_url: `${base}/catalog.json` });

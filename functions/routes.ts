@@ -7,6 +7,7 @@ import {
   Health,
   ListRecordsQuery,
   ListRecordsResult,
+  OpenApiDocument,
   PublishAnswer,
   PublishBody,
   RecordHistory,
@@ -53,6 +54,15 @@ const RECORD_ITEMS = { field: 'records', schemas: Object.values(RECORD_SCHEMAS) 
 export const ROUTES: ReadonlyArray<RouteSpec> = [
   { method: 'GET', resource: '/', entry: 'api-info', auth: false, operationId: 'getInfo', summary: 'What this service is and where its data is published', response: { status: 200, description: 'The service', schema: ApiInfo } },
   { method: 'GET', resource: '/health', entry: 'api-info', auth: false, operationId: 'getHealth', summary: 'Whether the store and the bucket answer (503 if not)', response: { status: 200, description: 'Both answer', schema: Health } },
+  {
+    method: 'GET',
+    resource: '/openapi.json',
+    entry: 'api-info',
+    auth: false,
+    operationId: 'getOpenApi',
+    summary: 'This document: OpenAPI 3.1, generated from the schemas that validate requests',
+    response: { status: 200, description: 'The OpenAPI document', schema: OpenApiDocument },
+  },
   {
     method: 'POST',
     resource: '/records',

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logger } from '../../functions/logger.ts';
+import { openApiDocument } from '../../functions/openapi.ts';
 import { sha256Hex } from '../../pipeline/canonical.ts';
 import { call, startTestStack, type TestStack } from '../support/stack.ts';
 import { claim, event, person, source, type Rec } from '../support/release.ts';
@@ -102,6 +103,15 @@ describe('GET / and GET /health; routing', () => {
     expect(r.body).toEqual({ ok: true });
   });
 
+  it('GET /openapi.json answers anyone with the document generated from the request schemas, served from here', async () => {
+    for (const key of [undefined, alice.key, stack.editorKey]) {
+      const r = await req('GET', '/openapi.json', { key });
+      expect(r.status, r.text).toBe(200);
+      expect(r.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(r.body).toEqual(openApiDocument({ version: stack.ctx.info.version, serverUrl: stack.url }));
+    }
+  });
+
   it('an unknown route is a 404 problem', async () => {
     expectProblem(await req('GET', '/nope'), 404);
     expectProblem(await req('POST', '/records/source'), 404);
@@ -112,6 +122,7 @@ describe('GET / and GET /health; routing', () => {
     expectProblem(await req('POST', '/health'), 405);
     expectProblem(await req('DELETE', '/'), 405);
     expectProblem(await req('GET', '/reviews', { key: stack.editorKey }), 405);
+    expectProblem(await req('POST', '/openapi.json', { key: stack.editorKey }), 405);
     expectProblem(await req('PUT', '/records', { key: stack.editorKey, json: { records: [source(uid('src'))] } }), 405);
     expectProblem(await req('DELETE', '/records/source/abc', { key: stack.editorKey }), 405);
     expectProblem(await req('GET', '/keys', { key: stack.editorKey }), 405);
