@@ -1,8 +1,10 @@
 // The command line: `npx rights-ledger <command>` (RUN.md).
 import { parseArgs } from 'node:util';
 import { runStart } from '../local/start.ts';
+import { RECORD_KINDS } from '../schemas/records.ts';
 import { runDownloadCommand } from './download.ts';
 import { createKeyCommand } from './keys.ts';
+import { ReviewError, runReview } from './review.ts';
 import { SubmitError, submitFiles } from './submit.ts';
 import { formatProblem, validateFiles } from './validate.ts';
 
@@ -18,6 +20,9 @@ const USAGE = `usage: rights-ledger <command>
                                                 (--key may be left out when LEDGER_KEY holds it)
   download [--version V|latest] [--format parquet|json] --from BASE_URL --out DIR
                                                 fetch a release and verify every SHA-256 and the hash chain
+  review --endpoint URL --key K [--kind K]      the review queue in the terminal: each pending record with
+                                                its changes, coloured (NO_COLOR=1: plain); a approves,
+                                                r rejects (with a note), s skips, q quits
 `;
 
 const err = (line: string) => process.stderr.write(`${line}\n`);
@@ -98,6 +103,13 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'download':
         return await runDownloadCommand(rest);
+      case 'review': {
+        const values = withKey(args(rest, { endpoint: {}, key: {}, kind: {} }).values);
+        need(values, 'endpoint', 'key');
+        if (values.kind && !(RECORD_KINDS as readonly string[]).includes(values.kind)) throw new UsageError(`--kind is one of ${RECORD_KINDS.join(', ')}`);
+        await runReview({ endpoint: values.endpoint!, key: values.key!, kind: values.kind, input: process.stdin, output: process.stdout });
+        return 0;
+      }
       case undefined:
       case 'help':
       case '--help':
@@ -112,7 +124,7 @@ export async function main(argv: string[]): Promise<number> {
       err(`${(e as Error).message}\n\n${USAGE}`);
       return 2;
     }
-    if (e instanceof SubmitError) {
+    if (e instanceof SubmitError || e instanceof ReviewError) {
       err(e.message);
       return 1;
     }
