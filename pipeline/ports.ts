@@ -267,6 +267,8 @@ export interface ReleaseState {
   cut?: number;
   /** latest/ was refreshed from this release after its commit (false: a publish died while refreshing it). */
   latest_synced?: boolean;
+  /** The redaction rules and table columns the release was built with (see publish/rules.ts). */
+  rules?: string;
 }
 
 /**
@@ -280,7 +282,11 @@ export interface ReleaseState {
 export interface ReleaseStateStore {
   getLatest(): Promise<{ latest?: ReleaseState; pending?: ReleaseState }>;
   prepare(state: ReleaseState): Promise<void>;
-  commit(state: ReleaseState): Promise<void>;
+  /**
+   * Records `state` as the latest committed release, only if the latest is still `expected` (null: none
+   * yet): a publisher that lost its lease can never move the record back. False when it was not.
+   */
+  commit(state: ReleaseState, expected: string | null): Promise<boolean>;
 }
 
 /** What the build step reads: files written by the read step, and the previous release's Parquet. */
@@ -289,6 +295,11 @@ export interface BuildInput {
   version: string;
   /** Rebuild from the store's heads alone: the previous release only gives first_published and the diff. */
   full: boolean;
+  /**
+   * A deferred record may go out at its previous published row. False when the previous release was
+   * built under other redaction rules: its rows are not to be trusted, and a deferred record is held back.
+   */
+  carryPrevious: boolean;
   /** Local Parquet parts of the previous release, per table (record tables and event_actors); none for the first release. */
   previous?: Partial<Record<string, string[]>>;
   /**

@@ -8,6 +8,7 @@ import { afterCommit, commitCatalog, deleteOrphans, repairLatest } from './publi
 import { PublishLease } from './publish/lease.ts';
 import { downloadParts, readPrevious } from './publish/previous-release.ts';
 import { readChanges } from './publish/read-changes.ts';
+import { RELEASE_RULES } from './publish/rules.ts';
 import { finishRelease, uploadRelease } from './publish/write-release.ts';
 
 export { PUBLISH_LEASE } from './publish/lease.ts';
@@ -58,6 +59,25 @@ export function nextReleaseId(now: Date, last: string | undefined): string {
 
 const parseReleaseId = (id: string) => new Date(`${id.slice(0, 4)}-${id.slice(4, 6)}-${id.slice(6, 8)}T${id.slice(9, 11)}:${id.slice(11, 13)}:${id.slice(13, 15)}Z`);
 
+/**
+ * A release folder whose commit failed is public and listable, and may hold records retracted since:
+ * the publisher removes what it uploaded itself, at once, while it still holds the lease (objects it
+ * wrote with If-None-Match are its own). If it cannot, the next publish removes the folder once it is
+ * older than a lease's lifetime.
+ */
+async function removeUncommitted(objects: ObjectStore, uploaded: readonly string[], version: string, lease: PublishLease): Promise<void> {
+  try {
+    const catalog = await objects.get('catalog.json');
+    if (catalog && (JSON.parse(Buffer.from(catalog).toString('utf8')) as { latest?: string }).latest === version) return; // committed after all
+    for (const key of uploaded) {
+      lease.assertHeld();
+      await objects.delete(key);
+    }
+  } catch {
+    // Best effort: the orphan clean-up of a later publish is the backstop.
+  }
+}
+
 async function isEmpty<T>(it: AsyncIterable<T[]>): Promise<boolean> {
   for await (const page of it) if (page.length > 0) return false;
   return true;
@@ -86,16 +106,21 @@ async function publishHeld(deps: PublishDeps, opts: PublishOptions, lease: Publi
   const state = await deps.releases.getLatest();
   // From here on no change mark at or below `cut` can still commit: (after, cut] is complete.
   const cut = await deps.changes.advanceCut();
-  const canIncrement = (s: ReleaseState | undefined): s is ReleaseState & { cut: number } => !opts.full && s?.cut !== undefined && cut - s.cut < MARK_RETENTION_MS - 24 * 3600_000;
+  // Incrementally only from a release built under the same rules, whose marks are all still kept.
+  const canIncrement = (s: ReleaseState | undefined): s is ReleaseState & { cut: number } =>
+    !opts.full && s?.cut !== undefined && s.rules === RELEASE_RULES && cut - s.cut < MARK_RETENTION_MS - 24 * 3600_000;
   const settled = !state.pending || state.pending.version === state.latest?.version;
   if (settled && canIncrement(state.latest) && state.latest.latest_synced === true && (await isEmpty(deps.changes.read(state.latest.cut, cut)))) {
     // Records still held back stay named until a release can hold them (their reasons are as of the last build: nothing changed since).
     const deferred: Deferred = [];
     for await (const page of deps.changes.listDeferred()) deferred.push(...page);
+    // The watermark moves on, so that marks never age out under a ledger that rarely changes.
+    lease.assertHeld();
+    await deps.releases.commit({ ...state.latest, cut }, state.latest.version);
     return { published: false, reason: 'no changes', ...(deferred.length > 0 ? { deferred: deferred.sort((a, b) => (a.id < b.id ? -1 : 1)) } : {}) };
   }
 
-  const found = await readPrevious(deps.objects, deps.releases, state);
+  const found = await readPrevious(deps.objects, deps.releases, deps.changes, state);
   const { previous } = found;
   let committed = found.committed;
   const full = !canIncrement(committed);
@@ -122,31 +147,42 @@ async function publishHeld(deps: PublishDeps, opts: PublishOptions, lease: Publi
     const builder = await deps.openReleaseBuilder({ tempDirectory: dirs.duck });
     let built;
     try {
-      built = await builder.build({ version, full, previous: parts, changesDir: dirs.changes, outDir: dirs.release, partRows: opts.partRows ?? 1_000_000, maxDropShare: opts.maxDropShare ?? 0.01 });
+      built = await builder.build({ version, full, carryPrevious: committed?.rules === RELEASE_RULES, previous: parts, changesDir: dirs.changes, outDir: dirs.release, partRows: opts.partRows ?? 1_000_000, maxDropShare: opts.maxDropShare ?? 0.01 });
     } finally {
       await builder.close();
     }
     if (built.problems.length > 0) {
       throw new LedgerError(409, 'quality_gate_failed', `the release was refused: ${built.problems.length} problem(s) that waiting cannot fix; nothing was published`, built.problems);
     }
-    const deferredIds = built.deferred.map((d) => d.id);
+    const deferredIds = new Set(built.deferred.map((d) => d.id));
+    assertHeld();
     await deps.changes.addDeferred(built.deferred);
-    const resolved = read.previouslyDeferred.filter((id) => !deferredIds.includes(id));
-    const nextState: ReleaseState = { version, manifest_sha256: '', cut, latest_synced: false };
+    const resolved = read.previouslyDeferred.filter((id) => !deferredIds.has(id));
+    const nextState: ReleaseState = { version, manifest_sha256: '', cut, latest_synced: false, rules: RELEASE_RULES };
     if (built.changes.add + built.changes.modify + built.changes.delete === 0) {
       // Nothing to publish: the marks were read all the same, so the cut moves on with the same release.
-      if (committed) await deps.releases.commit({ ...committed, cut: Math.max(cut, committed.cut ?? 0) });
+      assertHeld();
+      if (committed) await deps.releases.commit({ ...committed, cut: Math.max(cut, committed.cut ?? 0), rules: RELEASE_RULES }, committed.version);
+      assertHeld();
       await deps.changes.removeDeferred(resolved);
       return { published: false, reason: 'no changes', ...(built.deferred.length > 0 ? { deferred: built.deferred } : {}) };
     }
 
     const created = deps.clock.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
     const folder = await finishRelease(dirs.release, built, { datasetName: deps.info.datasetName, version, created, previous });
-    await uploadRelease(deps.objects, folder, assertHeld, progress);
     nextState.manifest_sha256 = sha256Hex(folder.manifestBytes);
-    const catalog = await commitCatalog(deps.objects, deps.releases, folder, nextState, previous, deps.info.datasetName, assertHeld);
+    const uploaded: string[] = [];
+    let catalog;
+    try {
+      await uploadRelease(deps.objects, folder, assertHeld, progress, uploaded);
+      catalog = await commitCatalog(deps.objects, deps.releases, folder, nextState, previous, deps.info.datasetName, assertHeld);
+    } catch (err) {
+      await removeUncommitted(deps.objects, uploaded, version, lease);
+      throw err;
+    }
     progress(`committed release ${version}`);
     await afterCommit(deps.objects, deps.releases, catalog, folder, nextState, built, deps.info.bucketName, assertHeld);
+    assertHeld();
     await deps.changes.removeDeferred(resolved);
     await deps.changes.recordFirstPublished(built.added.map((id) => ({ id, version })));
     progress(`published ${version}: ${built.changes.add} added, ${built.changes.modify} modified, ${built.changes.delete} deleted, ${built.deferred.length} deferred`);

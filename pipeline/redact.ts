@@ -22,6 +22,13 @@ const PRECISION_ORDER: GeoPrecision[] = ['exact', 'neighbourhood', 'city', 'prov
 const coarser = (a: GeoPrecision, b: GeoPrecision): GeoPrecision => (PRECISION_ORDER.indexOf(a) >= PRECISION_ORDER.indexOf(b) ? a : b);
 const DEAD = new Set(['killed', 'executed']);
 
+/**
+ * The version of the redaction rules below. Raise it with every change to what is published: a release
+ * state written under other rules makes the next publish rebuild every row from the store, so no row
+ * redacted under the old rules is carried into a new release.
+ */
+export const REDACTION_RULES = 2;
+
 /** A published record: the approved revision's content, redacted, with its server fields. */
 export type PublicRecord = Record<string, unknown> & { id: string; kind: RecordKind; revision: number; updated_at: string; first_published: string | null };
 

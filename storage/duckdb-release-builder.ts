@@ -36,7 +36,8 @@ const columnList = (t: TableName, alias = '') => columnsOf(t).map((c) => `${alia
 function nestedSelect(t: TableName, kind: RecordKind | undefined): string {
   const groups = new Map<string, Column[]>();
   for (const c of columnsOf(t)) groups.set(c.source[0]!, [...(groups.get(c.source[0]!) ?? []), c]);
-  const value = (c: Column) => (c.type === 'timestamp' ? `strftime(f.${q(c.name)}::TIMESTAMP, '%Y-%m-%dT%H:%M:%S.%gZ')` : `f.${q(c.name)}`);
+  // epoch_us → make_timestamp stays in UTC; a cast to TIMESTAMP would apply the host's time zone.
+  const value = (c: Column) => (c.type === 'timestamp' ? `strftime(make_timestamp(epoch_us(f.${q(c.name)})), '%Y-%m-%dT%H:%M:%S.%gZ')` : `f.${q(c.name)}`);
   const fields: string[] = [];
   for (const [field, cols] of groups) {
     if (cols.length === 1 && cols[0]!.source.length === 1) {
@@ -122,7 +123,8 @@ export class DuckDbReleaseBuilder implements ReleaseBuilder {
       await this.db.run(
         `CREATE OR REPLACE TEMP TABLE ${q(`bad_${t}`)} AS ${checks.length > 0 ? `SELECT id, min(reason) AS reason FROM (${checks.join(' UNION ALL ')}) GROUP BY id` : 'SELECT NULL::VARCHAR AS id, NULL::VARCHAR AS reason WHERE false'}`,
       );
-      const keepPrevious = input.full ? `id IN (SELECT id FROM ${q(`bad_${t}`)})` : `id NOT IN (SELECT id FROM touched) OR id IN (SELECT id FROM ${q(`bad_${t}`)})`;
+      const deferredKeepPrevious = input.carryPrevious ? ` OR id IN (SELECT id FROM ${q(`bad_${t}`)})` : '';
+      const keepPrevious = input.full ? (input.carryPrevious ? `id IN (SELECT id FROM ${q(`bad_${t}`)})` : 'false') : `id NOT IN (SELECT id FROM touched)${deferredKeepPrevious}`;
       const fresh = cols.map((c) => (c.name === 'first_published' ? `coalesce(p.first_published, ${lit(version)}) AS first_published` : `c.${q(c.name)}`)).join(', ');
       await this.db.run(
         `CREATE OR REPLACE TEMP TABLE ${q(`final_${t}`)} AS SELECT *, row_number() OVER (ORDER BY id) AS __rn FROM (

@@ -1,10 +1,13 @@
-import { BatchWriteCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import type { ChangeLog, ChangeMark } from '../pipeline/ports.ts';
 import { batchGet } from './dynamodb-record-store.ts';
 import { MARK_SHARDS, keys, padMs } from './dynamodb-table.ts';
 
 type Item = Record<string, unknown>;
+
+/** How far ahead of the publisher's clock a cut is taken: writers' clocks may run that much ahead. */
+export const CUT_SKEW_MS = 1000;
 
 /** BatchWriteItem over any number of requests: 25 per call, unprocessed items retried with backoff. */
 async function batchWrite(db: DynamoDBDocumentClient, table: string, requests: ReadonlyArray<Record<string, unknown>>): Promise<void> {
@@ -26,25 +29,36 @@ export class DynamoDbChangeLog implements ChangeLog {
     private readonly nowMs: () => number = Date.now,
   ) {}
 
+  /**
+   * Raises every shard's fence to one cut: `now + CUT_SKEW_MS`, or just above the highest fence when a
+   * clock was ahead. One transaction, so the fences never disagree; a writer's transaction in flight on a
+   * fence makes it conflict, and it is tried again (the writer, once fenced, marks above the cut).
+   */
   async advanceCut(): Promise<number> {
-    for (;;) {
-      const now = this.nowMs();
+    for (let attempt = 0; ; attempt++) {
+      const fences = await batchGet(this.db, this.table, Array.from({ length: MARK_SHARDS }, (_, s) => keys.fence(s)));
+      const highest = Math.max(0, ...fences.map((f) => Number(f.cut ?? 0)));
+      // A writer whose clock runs up to CUT_SKEW_MS ahead of ours still lands in this cut or is fenced above it.
+      const cut = Math.max(this.nowMs() + CUT_SKEW_MS, highest + 1);
       try {
-        const out = await this.db.send(
-          new UpdateCommand({
-            TableName: this.table,
-            Key: keys.fence(),
-            UpdateExpression: 'SET cut = :now',
-            ConditionExpression: 'attribute_not_exists(cut) OR cut < :now',
-            ExpressionAttributeValues: { ':now': now },
-            ReturnValues: 'ALL_NEW',
+        await this.db.send(
+          new TransactWriteCommand({
+            TransactItems: Array.from({ length: MARK_SHARDS }, (_, s) => ({
+              Update: {
+                TableName: this.table,
+                Key: keys.fence(s),
+                UpdateExpression: 'SET cut = :cut',
+                ConditionExpression: 'attribute_not_exists(cut) OR cut < :cut',
+                ExpressionAttributeValues: { ':cut': cut },
+              },
+            })),
           }),
         );
-        return Number(out.Attributes!.cut);
+        return cut;
       } catch (err) {
-        if (!(err instanceof ConditionalCheckFailedException)) throw err;
-        // Another publisher's clock was ahead: wait for ours to pass its cut (never more than a moment).
-        await new Promise((r) => setTimeout(r, 5));
+        if (!(err instanceof TransactionCanceledException) || attempt >= 50) throw err;
+        // Another publisher raised a fence meanwhile, or a writer held one: read again and retry.
+        await new Promise((r) => setTimeout(r, Math.min(500, 10 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random())));
       }
     }
   }

@@ -130,8 +130,9 @@ export class DynamoDbRecordStore implements RecordStore, RecordListing {
 
   /**
    * Runs `items` (the head put first) as one transaction. With `mark`, the transaction also appends a
-   * change mark and checks the publish fence: a mark must be later than the cut of any publish that has
-   * started, so a publish that raised the fence has already seen every mark at or below its cut.
+   * change mark and checks the publish fence of the mark's shard: a mark must be later than the cut of
+   * any publish that has started, so a publish that raised the fences has already seen every mark at or
+   * below its cut. One fence per shard: writers of different shards never wait on the same item.
    * Returns false only when the head's own condition failed.
    */
   private async transact(id: string, items: TransactItem[], mark: boolean): Promise<boolean> {
@@ -144,7 +145,7 @@ export class DynamoDbRecordStore implements RecordStore, RecordListing {
             {
               ConditionCheck: {
                 TableName: this.table,
-                Key: keys.fence(),
+                Key: keys.fenceOf(id),
                 ConditionExpression: 'attribute_not_exists(cut) OR cut < :at',
                 ExpressionAttributeValues: { ':at': at },
               },
@@ -163,7 +164,7 @@ export class DynamoDbRecordStore implements RecordStore, RecordListing {
         const fenced = mark && reasons[items.length + 1]?.Code === 'ConditionalCheckFailed';
         if (fenced) {
           // A publish raised the fence past our mark's time (its clock is ahead of ours): mark after it.
-          const fence = await this.db.send(new GetCommand({ TableName: this.table, Key: keys.fence(), ConsistentRead: true }));
+          const fence = await this.db.send(new GetCommand({ TableName: this.table, Key: keys.fenceOf(id), ConsistentRead: true }));
           floor = Number(fence.Item?.cut ?? 0) + 1;
         } else {
           // TransactionConflict: another transaction held one of our items (the fence while a publish raised it).

@@ -1,12 +1,13 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ReleaseState, ReleaseStateStore } from '../pipeline/ports.ts';
 
 const KEY = { pk: 'RELEASE#latest', sk: 'RELEASE' };
 
 const toState = (v: unknown): ReleaseState | undefined => {
-  const o = v as { version?: string; manifest_sha256?: string; cut?: number; latest_synced?: boolean } | undefined;
+  const o = v as { version?: string; manifest_sha256?: string; cut?: number; latest_synced?: boolean; rules?: string } | undefined;
   if (!o?.version || !o.manifest_sha256) return undefined;
-  return { version: o.version, manifest_sha256: o.manifest_sha256, ...(o.cut !== undefined ? { cut: Number(o.cut) } : {}), ...(o.latest_synced !== undefined ? { latest_synced: o.latest_synced } : {}) };
+  return { version: o.version, manifest_sha256: o.manifest_sha256, ...(o.cut !== undefined ? { cut: Number(o.cut) } : {}), ...(o.latest_synced !== undefined ? { latest_synced: o.latest_synced } : {}), ...(o.rules !== undefined ? { rules: o.rules } : {}) };
 };
 
 /** The last committed release (and the one being committed), in the table beside the records. */
@@ -29,7 +30,26 @@ export class DynamoDbReleaseStateStore implements ReleaseStateStore {
     await this.db.send(new UpdateCommand({ TableName: this.table, Key: KEY, UpdateExpression: 'SET pending = :p', ExpressionAttributeValues: { ':p': state } }));
   }
 
-  async commit(state: ReleaseState): Promise<void> {
-    await this.db.send(new PutCommand({ TableName: this.table, Item: { ...KEY, latest: state } }));
+  async commit(state: ReleaseState, expected: string | null): Promise<boolean> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...KEY, latest: state },
+          ...(expected === null
+            ? { ConditionExpression: 'attribute_not_exists(latest)' }
+            : {
+                // Items written before the two-phase state kept the version at the top level.
+                ConditionExpression: '#l.#v = :v OR (attribute_not_exists(#l) AND #v = :v)',
+                ExpressionAttributeNames: { '#l': 'latest', '#v': 'version' },
+                ExpressionAttributeValues: { ':v': expected },
+              }),
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
   }
 }

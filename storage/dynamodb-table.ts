@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
  * | submitter of a record | `REC#<id>` | `BY#<key id>` | `by_pk` = `BY#<key id>#<status>#<kind>` + `by_sk` (index `by_submitter`) |
  * | first release of a record | `REC#<id>` | `PUBLISHED` | — |
  * | change mark | `CHG#<shard>` | `<ms, 15 digits>#<id>` | — (read by strongly consistent Query; `ttl`) |
- * | publish fence | `PUBLISH#FENCE` | `FENCE` | — |
+ * | publish fence, one per mark shard | `PUBLISH#FENCE` | `FENCE#<shard>` | — |
  * | deferred record | `DEFERRED` | `<id>` | — |
  * | release state | `RELEASE#latest` | `RELEASE` | — |
  * | API key / key id | `KEY#<hash>` / `KEYID#<id>` | `KEY` / `KEYID` | — |
@@ -70,7 +70,9 @@ export const keys = {
   submitter: (id: string, keyId: string) => ({ pk: `REC#${id}`, sk: `BY#${keyId}` }),
   mark: (id: string, at: number) => ({ pk: `CHG#${shardOf(id, MARK_SHARDS)}`, sk: `${padMs(at)}#${id}` }),
   markShard: (shard: number) => `CHG#${shard}`,
-  fence: () => ({ pk: 'PUBLISH#FENCE', sk: 'FENCE' }),
+  /** The fence of the mark shard `id` falls in: a marking write checks only its own shard's fence. */
+  fenceOf: (id: string) => ({ pk: 'PUBLISH#FENCE', sk: `FENCE#${shardOf(id, MARK_SHARDS)}` }),
+  fence: (shard: number) => ({ pk: 'PUBLISH#FENCE', sk: `FENCE#${shard}` }),
   deferred: (id: string) => ({ pk: 'DEFERRED', sk: id }),
   apiKey: (sha256: string) => ({ pk: `KEY#${sha256}`, sk: 'KEY' }),
   apiKeyId: (keyId: string) => ({ pk: `KEYID#${keyId}`, sk: 'KEYID' }),

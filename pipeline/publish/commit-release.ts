@@ -30,6 +30,7 @@ export async function commitCatalog(
     latest_manifest: `releases/${version}/manifest.json`,
     versions: [{ version, created, manifest: `releases/${version}/manifest.json`, record_counts: folder.recordCounts }, ...(previous?.catalog.versions ?? [])],
   };
+  assertHeld();
   await releases.prepare(state);
   assertHeld();
   try {
@@ -39,12 +40,17 @@ export async function commitCatalog(
       ...(previous ? { ifMatch: previous.catalogEtag } : { ifNoneMatch: true }),
     });
   } catch (err) {
-    if (err instanceof ObjectChangedError || err instanceof ObjectExistsError) {
-      throw conflict('catalog_changed', 'catalog.json changed while this release was being built (another publisher committed first): nothing was published; publish again', undefined);
-    }
-    throw err;
+    if (!(err instanceof ObjectChangedError || err instanceof ObjectExistsError)) throw err;
+    // A retried request whose first attempt went through also fails its condition: is the catalog ours?
+    const now = await objects.get('catalog.json');
+    const names = now ? (JSON.parse(Buffer.from(now).toString('utf8')) as { latest?: string }).latest : undefined;
+    if (names !== version) throw conflict('catalog_changed', 'catalog.json changed while this release was being built (another publisher committed first): nothing was published; publish again');
   }
-  await releases.commit(state);
+  if (!(await releases.commit(state, previous?.version ?? null))) {
+    const { latest } = await releases.getLatest();
+    // Only a publisher that promoted our prepared release may have recorded it first.
+    if (latest?.version !== version) throw conflict('release_state_changed', `the store records release ${latest?.version} as the latest, not ${version}: publish again`);
+  }
   return catalog;
 }
 
@@ -64,7 +70,9 @@ export async function afterCommit(
   assertHeld();
   await objects.put('athena/tables.sql', Buffer.from(athenaDdl(bucketName)), { contentType: 'application/sql; charset=utf-8', cacheControl: MUTABLE });
   await refreshLatest(objects, catalog.latest, folder.files, assertHeld);
-  await releases.commit({ ...state, latest_synced: true });
+  assertHeld();
+  // Only while this release is still the latest: a later one's record is never overwritten.
+  await releases.commit({ ...state, latest_synced: true }, state.version);
 }
 
 /** Makes latest/ a copy of release `version` (server-side copies), then removes anything else there. */
@@ -93,7 +101,8 @@ export async function repairLatest(objects: ObjectStore, releases: ReleaseStateS
   progress(`latest/ may not match release ${state.version}: copying it again`);
   await refreshLatest(objects, state.version, [...paths, 'SHA256SUMS'], assertHeld);
   const synced = { ...state, latest_synced: true };
-  await releases.commit(synced);
+  assertHeld();
+  await releases.commit(synced, state.version);
   return synced;
 }
 

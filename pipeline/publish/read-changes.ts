@@ -76,7 +76,9 @@ export async function readChanges(input: ReadChangesInput): Promise<{ touched: n
   try {
     // The ids to read by id from the table: marks (all of them incrementally; near the cut for a full rebuild).
     const ids = new Set<string>(previouslyDeferred);
-    const from = input.full ? Math.max(0, input.cut - INDEX_LAG_MARGIN_MS) : input.after;
+    // A full rebuild reads heads from an index that may lag: every head marked since the last release (or
+    // at least in the last minutes) is read from the table itself.
+    const from = input.full ? Math.max(0, Math.min(input.after, input.cut - INDEX_LAG_MARGIN_MS)) : input.after;
     for await (const marks of input.changes.read(from, input.cut)) for (const m of marks) ids.add(m.id);
     if (input.full) {
       let scanned = 0;

@@ -92,11 +92,13 @@ export async function finishRelease(
   return { dir, files, manifest, manifestBytes, recordCounts };
 }
 
-/** Uploads the release folder, streamed, each object only if its key does not exist yet. */
-export async function uploadRelease(objects: ObjectStore, folder: ReleaseFolder, assertHeld: () => void, progress: (m: string) => void): Promise<void> {
+/** Uploads the release folder, streamed, each object only if its key does not exist yet; `uploaded` collects what was written. */
+export async function uploadRelease(objects: ObjectStore, folder: ReleaseFolder, assertHeld: () => void, progress: (m: string) => void, uploaded: string[] = []): Promise<void> {
   for (const [i, path] of folder.files.entries()) {
     assertHeld();
-    await objects.putFile(`releases/${folder.manifest.version}/${path}`, join(folder.dir, path), { contentType: contentTypeOf(path), ifNoneMatch: true, cacheControl: IMMUTABLE });
+    const key = `releases/${folder.manifest.version}/${path}`;
+    await objects.putFile(key, join(folder.dir, path), { contentType: contentTypeOf(path), ifNoneMatch: true, cacheControl: IMMUTABLE });
+    uploaded.push(key);
     progress(`uploaded ${i + 1} of ${folder.files.length}: ${path}`);
   }
 }

@@ -142,6 +142,9 @@ describe('the crash window between catalog.json and the store', () => {
     const rel = await verifyRelease(stack, next.version);
     expect(rel.manifest.previous_version).toBe(committed.latest);
     expect((await stack.ctx.releases.getLatest()).latest?.version).toBe(next.version);
+    // What the dead publisher did not record, the promotion did: the record's first release.
+    const read = await call(stack, 'GET', `/records/source/src-fence-${counter - 1}`, { key: stack.editorKey });
+    expect(read.body.first_published).toBe(committed.latest);
   });
 });
 
@@ -190,6 +193,29 @@ describe('a publish with nothing to publish', () => {
     await publishOk(stack);
     const large = await noChangeCalls();
     expect(large).toEqual(small);
+  });
+
+  it('moves the watermark on (one conditional write), so marks never age out under a ledger that rarely changes', async () => {
+    const before = (await stack.ctx.releases.getLatest()).latest!;
+    expect(await publishRelease(stack.ctx, {})).toEqual({ published: false, reason: 'no changes' });
+    const after = (await stack.ctx.releases.getLatest()).latest!;
+    expect(after.version).toBe(before.version);
+    expect(after.cut!).toBeGreaterThan(before.cut!);
+  });
+
+  it('a release state written under other redaction rules is not built upon: the next publish rebuilds every row from the store', async () => {
+    const latest = (await stack.ctx.releases.getLatest()).latest!;
+    expect(await stack.ctx.releases.commit({ ...latest, rules: 'older-rules' }, latest.version)).toBe(true);
+    await change();
+    const calls = new Map<string, number>();
+    const result = await publishRelease({ ...stack.ctx, records: instrument<RecordStore>(stack.ctx.records, calls) }, {});
+    expect(result.published).toBe(true);
+    expect(calls.get('scanHeads')).toBe(1);
+    // And the rebuilt release is a base for incremental publishes again.
+    await change();
+    const calls2 = new Map<string, number>();
+    await publishRelease({ ...stack.ctx, records: instrument<RecordStore>(stack.ctx.records, calls2) }, {});
+    expect(calls2.get('scanHeads')).toBeUndefined();
   });
 
   it('a pending submission and a rejection change nothing published: they leave no mark, and the next publish reads only the index', async () => {

@@ -125,7 +125,7 @@ async function newWorld(): Promise<World> {
 async function fullRebuild(w: World, version: string): Promise<{ built: BuildResult; dir: string }> {
   const dir = await mkdtemp(join(w.work, 'full-'));
   const state = await w.a.releases.getLatest();
-  const { previous } = await readPrevious(w.a.objects, w.a.releases, state);
+  const { previous } = await readPrevious(w.a.objects, w.a.releases, w.a.changes, state);
   await mkdir(join(dir, 'prev'));
   await mkdir(join(dir, 'changes'));
   await mkdir(join(dir, 'out'));
@@ -134,7 +134,7 @@ async function fullRebuild(w: World, version: string): Promise<{ built: BuildRes
   await readChanges({ records: w.a.records, changes: w.a.changes, dir: join(dir, 'changes'), after: 0, cut, full: true, scanSegments: 2, progress: () => undefined });
   const builder = await w.a.openReleaseBuilder({ tempDirectory: join(dir, 'out') });
   try {
-    const built = await builder.build({ version, full: true, previous: parts, changesDir: join(dir, 'changes'), outDir: join(dir, 'out'), partRows: 4, maxDropShare: 0.01 });
+    const built = await builder.build({ version, full: true, carryPrevious: true, previous: parts, changesDir: join(dir, 'changes'), outDir: join(dir, 'out'), partRows: 4, maxDropShare: 0.01 });
     return { built, dir: join(dir, 'out') };
   } finally {
     await builder.close();

@@ -75,12 +75,13 @@ async function bucketLacks(canary: string): Promise<string[]> {
   return keys;
 }
 
-describe('a publish that failed at its commit point', () => {
+describe('a publisher that died at its commit point', () => {
   it('left latest/ and the catalog as they were; its orphan folder goes once older than a lease; a retraction before the next publish keeps the record out', async () => {
     const { publishRelease } = await import('../../pipeline/publish-release.ts');
     const catalogBefore = Buffer.from((await stack.ctx.objects.get('catalog.json'))!);
     const latestBefore = Buffer.from((await stack.ctx.objects.get('latest/manifest.json'))!);
-    const failingCatalog = new FailingObjectStore(stack.ctx.objects, (key) => key === 'catalog.json');
+    // The publisher dies at its commit point: it cannot remove what it uploaded.
+    const failingCatalog = new FailingObjectStore(stack.ctx.objects, (key) => key === 'catalog.json', { dies: true });
     const person = { id: 'per-orphaned', kind: 'person', name: 'CANARY-ORPHAN-NAME', name_disclosure: 'public_record', fate: 'detained', source_ids: ['src-integrity-1'] };
     expect((await call(stack, 'POST', '/records', { key: stack.editorKey, json: { records: [person] } })).body.results[0].status).toBe('created');
     await expect(publishRelease({ ...stack.ctx, objects: failingCatalog }, {})).rejects.toThrow(/injected failure/);

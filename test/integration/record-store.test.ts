@@ -345,3 +345,22 @@ describe('DynamoDbLeaseStore', () => {
     await a.leases.release(uid('lease'), 'A');
   });
 });
+
+describe('DynamoDbReleaseStateStore', () => {
+  it('commits only over the release it expects, so a publisher that lost its lease cannot move the record back', async () => {
+    const { DynamoDbReleaseStateStore } = await import('../../storage/dynamodb-release-state.ts');
+    const store = new DynamoDbReleaseStateStore(documentClient(a.dynamodb), tableName);
+    const r1 = { version: '20260101T000000Z', manifest_sha256: 'a'.repeat(64), cut: 1 };
+    const r2 = { version: '20260102T000000Z', manifest_sha256: 'b'.repeat(64), cut: 2 };
+    expect(await store.commit(r1, null)).toBe(true);
+    expect(await store.commit(r1, null)).toBe(false);
+    expect(await store.commit(r2, r1.version)).toBe(true);
+    // A stale publisher still thinking r1 is the latest:
+    expect(await store.commit({ ...r1, latest_synced: true }, r1.version)).toBe(false);
+    await store.prepare({ ...r2, version: '20260103T000000Z' });
+    expect(await store.getLatest()).toEqual({ latest: r2, pending: { ...r2, version: '20260103T000000Z' } });
+    // A commit clears what was prepared.
+    expect(await store.commit({ ...r2, latest_synced: true }, r2.version)).toBe(true);
+    expect(await store.getLatest()).toEqual({ latest: { ...r2, latest_synced: true } });
+  });
+});

@@ -206,9 +206,12 @@ export class FailingObjectStore implements ObjectStore {
   constructor(
     private readonly inner: ObjectStore,
     private readonly fails: (key: string, put: number) => boolean,
+    /** `dies`: the failure is a crash, so the publisher cannot clean up after it: every later delete fails too. */
+    private readonly opts: { dies?: boolean } = {},
   ) {}
 
   private async write(key: string, doWrite: () => Promise<void>): Promise<void> {
+    if (this.failedKey !== undefined && this.opts.dies) throw new Error(`injected failure: the process is gone (${key})`);
     if (this.fails(key, this.written.length)) {
       this.failedKey ??= key;
       throw new Error(`injected failure: put #${this.written.length + 1} (${key})`);
@@ -235,6 +238,7 @@ export class FailingObjectStore implements ObjectStore {
     return this.inner.download(key, path);
   }
   delete(key: string) {
+    if (this.failedKey !== undefined && this.opts.dies) return Promise.reject(new Error(`injected failure: the process is gone (delete ${key})`));
     return this.inner.delete(key);
   }
   list(prefix: string) {

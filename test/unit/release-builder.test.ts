@@ -1,0 +1,14 @@
+// The DuckDB builder on its own (no network): what it writes does not depend on the host it runs on.
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+const build = (tz: string) =>
+  JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', 'test/support/build-one-source.ts'], { env: { ...process.env, TZ: tz }, encoding: 'utf8' }).trim()) as Record<string, unknown>;
+
+describe('DuckDbReleaseBuilder', () => {
+  it('writes date-times in UTC whatever the host time zone (Tehran is UTC+3:30)', () => {
+    for (const tz of ['UTC', 'Asia/Tehran', 'America/Los_Angeles']) {
+      expect(build(tz), tz).toMatchObject({ id: 'src-tz', kind: 'source', updated_at: '2026-01-03T12:00:00.123Z', first_published: '20260103T120000Z' });
+    }
+  });
+});
