@@ -103,7 +103,11 @@ export async function runStart(env: NodeJS.ProcessEnv = process.env): Promise<nu
       throw err;
     }
     stopAll.push(() => api.close());
-    if (cfg.bootstrapKey) say(`  bootstrap editor key registered (${await registerBootstrapKey(cfg.bootstrapKey, ctx)})`);
+    if (cfg.bootstrapKey) {
+      const boot = await registerBootstrapKey(cfg.bootstrapKey, ctx);
+      if (boot.state === 'disabled') say(`  warning: LEDGER_BOOTSTRAP_KEY is the key ${boot.key_id}, which was disabled: it answers 401. Unset it or set a new key, and restart.`);
+      else say(`  bootstrap editor key ${boot.state === 'registered' ? 'registered' : 'already registered'} (${boot.key_id})`);
+    }
 
     const empty = await ctx.records.isEmpty();
     let firstKey: string | undefined;

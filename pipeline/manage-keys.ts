@@ -20,17 +20,18 @@ export async function createKey(role: Role, name: string, createdBy: string, dep
 
 /**
  * Registers a key the operator chose (LEDGER_BOOTSTRAP_KEY) as an editor. Idempotent: the same key
- * registers once. Refuses keys too short to be secrets.
+ * registers once. Refuses keys too short to be secrets. Says what the key really is: a key registered
+ * before and disabled since stays disabled (it answers 401), and the caller must say so.
  */
-export async function registerBootstrapKey(key: string, deps: KeyDeps): Promise<string> {
+export async function registerBootstrapKey(key: string, deps: KeyDeps): Promise<{ key_id: string; state: 'registered' | 'known' | 'disabled' }> {
   if (key.length < 22) throw new Error('LEDGER_BOOTSTRAP_KEY must be at least 22 characters (128 bits of randomness): make one with `openssl rand -base64 32`');
   const hash = sha256Hex(key);
   const existing = await deps.keys.getKeyByHash(hash);
-  if (existing) return existing.key_id;
+  if (existing) return { key_id: existing.key_id, state: existing.disabled ? 'disabled' : 'known' };
   // Random, like any key id: an id derived from the key's hash would leak bits of it into logs.
   const keyId = `key_bootstrap_${randomBytes(6).toString('hex')}`;
   await deps.keys.putKey({ key_id: keyId, key_sha256: hash, role: 'editor', name: 'bootstrap (LEDGER_BOOTSTRAP_KEY)', created_at: deps.clock.now().toISOString(), created_by: 'bootstrap', disabled: false });
-  return keyId;
+  return { key_id: keyId, state: 'registered' };
 }
 
 export async function disableKey(keyId: string, principal: Principal, deps: KeyDeps): Promise<{ key_id: string; disabled: true }> {

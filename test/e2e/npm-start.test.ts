@@ -87,8 +87,20 @@ describe('npm start', () => {
     expect(second.out()).not.toContain('loading the example dataset');
     const again = (await (await fetch(`${bucket}/catalog.json`)).json()) as { versions: unknown[] };
     expect(again.versions).toHaveLength(1);
+    // The bootstrap message tells the truth: already registered, and, once the key is disabled, that it answers 401.
+    const keyId = /bootstrap editor key registered \((key_[a-z0-9_]+)\)/.exec(first.out())![1]!;
+    expect(second.out()).toContain(`bootstrap editor key already registered (${keyId})`);
+    const disable = await fetch(`${api}/keys/${keyId}/disable`, { method: 'POST', headers: { authorization: `Bearer ${env.LEDGER_BOOTSTRAP_KEY}` } });
+    expect(disable.status).toBe(200);
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
+
+    const third = start(env);
+    await until('ready a third time', () => third.out().includes('ready.'), 120_000);
+    expect(third.out()).toContain(`LEDGER_BOOTSTRAP_KEY is the key ${keyId}, which was disabled: it answers 401`);
+    expect(third.out()).not.toContain('bootstrap editor key registered');
+    third.child.kill('SIGTERM');
+    expect(await third.exited).toBe(0);
   }, 300_000);
 
   it('starts empty with LEDGER_EXAMPLE=0 and publishes on the schedule of LEDGER_PUBLISH_INTERVAL', async () => {
