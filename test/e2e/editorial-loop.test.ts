@@ -397,6 +397,31 @@ describe('with four eyes (LEDGER_REVIEW_POLICY=four_eyes)', () => {
     expect((await review(stack, editorB.key, 'event', evt, { decision: 'approve', revision: 1 })).status).toBe(200);
   });
 
+  it('the queue, the history and the bulk route keep their rules: contributors see their own records, editors everything', async () => {
+    const mine = uid('src-4e-alice');
+    const editors = uid('src-4e-editor');
+    await submit(stack, alice.key, [source(mine)]);
+    await submit(stack, editorA.key, [source(editors)]);
+    const aliceQueue = ok(await list(stack, alice.key, 'status=any&limit=500'), ListRecordsResult);
+    expect(aliceQueue.items.map((x) => x.id)).toContain(mine);
+    expect(aliceQueue.items.map((x) => x.id)).not.toContain(editors);
+    expect(JSON.stringify(aliceQueue)).not.toContain(editorA.id);
+    const queue = ok(await list(stack, editorA.key, 'status=pending&limit=500'), ListRecordsResult);
+    expect(queue.items.map((x) => x.id)).toEqual(expect.arrayContaining([mine, editors]));
+    expectProblem(await history(stack, alice.key, 'source', editors), 404, 'not_found');
+    expectProblem(await reviews(stack, alice.key, [{ kind: 'source', id: mine, revision: 1, decision: 'approve' }]), 403, 'forbidden');
+    const bulk = ok(
+      await reviews(stack, editorA.key, [
+        { kind: 'source', id: mine, revision: 1, decision: 'approve' },
+        { kind: 'source', id: editors, revision: 1, decision: 'approve' },
+      ]),
+      ReviewsResult,
+    );
+    expect(bulk.results.map((x) => [x.status, x.errors?.[0]?.code])).toEqual([['approved', undefined], ['failed', 'self_review']]);
+    const h = ok(await history(stack, editorB.key, 'source', mine), RecordHistory);
+    expect(h.actions).toEqual([{ action: 'approve', revision: 1, by: editorA.id, at: expect.any(String) }]);
+  });
+
   it("what is published went through two keys: a release holds only records approved by another key than the submitter's", async () => {
     const c = uid('clm-4e');
     await submit(stack, editorB.key, [claim(c, [SRC])]);

@@ -174,6 +174,18 @@ describe('no oracle: a right and a wrong guess of the secrets get the same answe
     const [c, d] = [await item(right), await item(wrong)];
     expect(c.patch).toEqual([]);
     expect(normal(c, [right, wrong])).toEqual(normal(d, [right, wrong]));
+    // Guesses with a wrong expected_revision write nothing: she lists neither record, and both histories are the same 404.
+    const [right2, wrong2] = [uid('per-right2'), uid('per-wrong2')];
+    await submit(stack.editorKey, [secretPerson(right2, 'right2'), secretPerson(wrong2, 'wrong2')]);
+    const stored2 = await stack.ctx.records.getHeads([right2, wrong2]);
+    const guess2 = { right: { ...stored2.get(right2)!.content, expected_revision: 7 }, wrong: { ...stored2.get(wrong2)!.content, name: 'x', expected_revision: 7 } };
+    const refused = await call(stack, 'POST', '/records', { key: mallory.key, json: { records: [guess2.right, guess2.wrong] } });
+    expect(refused.body.results.map((x: Json) => x.errors?.[0]?.code)).toEqual(['revision_conflict', 'revision_conflict']);
+    expect((await pages(mallory.key, 'status=any', [])).map((x) => x.id).filter((id) => id === right2 || id === wrong2)).toEqual([]);
+    const [h404a, h404b] = [await call(stack, 'GET', `/records/person/${right2}/history`, { key: mallory.key }), await call(stack, 'GET', `/records/person/${wrong2}/history`, { key: mallory.key })];
+    expect(h404a.status).toBe(404);
+    expect(normal(h404a.body, [right2, wrong2])).toEqual(normal(h404b.body, [right2, wrong2]));
+
     // Not even the withheld names and exact places she sent herself come back.
     for (const x of [a, b, c, d, ha, hb]) for (const s of canaries.filter((k) => k.includes('-right-') || k.includes('-wrong-'))) expect(JSON.stringify(x)).not.toContain(s);
   });
