@@ -3,6 +3,7 @@
 // the screen read with capture-pane, the decisions checked in the store.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, startTestStack, type TestStack } from '../support/stack.ts';
@@ -19,7 +20,10 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   try {
+    const socket = tmux('display-message', '-p', '-t', 'review', '#{socket_path}').trim();
     tmux('kill-server');
+    // tmux leaves its socket file behind.
+    rmSync(socket, { force: true });
   } catch {
     // already gone
   }
