@@ -102,6 +102,14 @@ const DAYS = 1240; // … into early 2026
 
 /** Generates the records; `seed` fixes every byte. */
 export function generateRecords(counts: RecordCounts, seed = 20260101): Array<Record<string, unknown>> {
+  return [...recordStream(counts, seed)];
+}
+
+/**
+ * The same records as {@link generateRecords}, one at a time, so that a million of them never sit in
+ * memory together (the 1 M-record seeds of bench/seed.ts).
+ */
+export function* recordStream(counts: RecordCounts, seed = 20260101): Generator<Record<string, unknown>> {
   const rand = prng(seed);
   const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
@@ -149,8 +157,6 @@ export function generateRecords(counts: RecordCounts, seed = 20260101): Array<Re
   const pad = (i: number) => String(i).padStart(7, '0');
   const sourceIds = Array.from({ length: counts.sources }, (_, i) => `src-bench-${pad(i)}`);
   const eventIds = Array.from({ length: counts.events }, (_, i) => `evt-bench-${pad(i)}`);
-  const eventDates: string[] = [];
-  const out: Array<Record<string, unknown>> = [];
 
   for (const id of sourceIds) {
     const [publisher, publisher_type] = pick(PUBLISHERS);
@@ -169,12 +175,11 @@ export function generateRecords(counts: RecordCounts, seed = 20260101): Array<Re
     if (chance(0.3)) rec.archived_url = `https://web.archive.org/web/2024/https://example.org/${id}`;
     if (chance(0.7)) rec.published_on = date();
     if (chance(0.5)) rec.content_sha256 = Array.from({ length: 64 }, () => '0123456789abcdef'[int(0, 15)]).join('');
-    out.push(rec);
+    yield rec;
   }
 
   for (const id of eventIds) {
     const start = date();
-    eventDates.push(start);
     const rec: Record<string, unknown> = {
       id,
       kind: 'event',
@@ -201,7 +206,7 @@ export function generateRecords(counts: RecordCounts, seed = 20260101): Array<Re
     if (chance(0.35)) rec.injured = count();
     if (chance(0.3)) rec.arrested = count();
     if (chance(0.1)) rec.restricted = { witness: prose(EN_WORDS, 100, 400), submitter_contact: `signal:+98912${int(1000000, 9999999)}` };
-    out.push(rec);
+    yield rec;
   }
 
   for (let i = 0; i < counts.claims; i++) {
@@ -223,7 +228,7 @@ export function generateRecords(counts: RecordCounts, seed = 20260101): Array<Re
     if (chance(0.6)) rec.period_end = date(dayOf(start), 60);
     if (chance(0.4)) rec.area = location(false);
     if (eventIds.length > 0 && chance(0.5)) rec.event_id = pick(eventIds);
-    out.push(rec);
+    yield rec;
   }
 
   for (let i = 0; i < counts.persons; i++) {
@@ -247,9 +252,8 @@ export function generateRecords(counts: RecordCounts, seed = 20260101): Array<Re
     if (chance(0.8)) rec.location = location(fate === 'killed' || fate === 'executed');
     if (eventIds.length > 0 && chance(0.6)) rec.event_ids = pickSome(eventIds, 1, 2);
     if (chance(0.1)) rec.restricted = { notes: prose(EN_WORDS, 100, 400) };
-    out.push(rec);
+    yield rec;
   }
-  return out;
 }
 
 /**

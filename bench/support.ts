@@ -8,14 +8,16 @@ import os from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DeleteTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DeleteObjectCommand, DeleteBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { AppContext } from '../functions/config.ts';
 import { SOFTWARE_NAME, SOFTWARE_VERSION } from '../functions/config.ts';
 import { dynamodbClientConfig, s3ClientConfig, startLocalServices } from '../local/services.ts';
-import type { AuditEntry, RecordHead, RecordStore, RevisionEntry } from '../pipeline/ports.ts';
+import { canonicalJson } from '../pipeline/canonical.ts';
+import type { AuditEntry, RecordHead, RecordStore, RevisionEntry, WriteOptions } from '../pipeline/ports.ts';
 import { createAdapters } from '../storage/adapters.ts';
-import { documentClient, ensureTable, keys } from '../storage/dynamodb-table.ts';
+import { DynamoDbRecordStore } from '../storage/dynamodb-record-store.ts';
+import { documentClient, ensureTable } from '../storage/dynamodb-table.ts';
 import { ensureBucket } from '../storage/s3-bucket.ts';
 
 export interface Endpoints {
@@ -67,7 +69,7 @@ export async function benchContext(endpoints: Endpoints, label: string): Promise
 /**
  * A RecordStore in a Map, with the same optimistic-lock contract as the DynamoDB one. It keeps every
  * written head and revision, so a run of ingestRecords against it yields the very objects our pipeline
- * hands to DynamoDB.
+ * hands to DynamoDB. It keeps no change index (the benchmarks that need one use the real store).
  */
 export class MemoryRecordStore implements RecordStore {
   readonly heads = new Map<string, RecordHead>();
@@ -79,18 +81,18 @@ export class MemoryRecordStore implements RecordStore {
   async getHeads(ids: ReadonlyArray<string>): Promise<Map<string, RecordHead>> {
     const out = new Map<string, RecordHead>();
     for (const id of ids) {
-      const h = this.heads.get(id);
+      const h = await this.getHead(id);
       if (h) out.set(id, h);
     }
     return out;
   }
-  async writeRevision(head: RecordHead, revision: RevisionEntry): Promise<boolean> {
+  async writeRevision(head: RecordHead, revision: RevisionEntry, _opts: WriteOptions): Promise<boolean> {
     if ((this.heads.get(head.id)?.version ?? 0) !== head.version - 1) return false;
     this.heads.set(head.id, head);
     this.revisions.push(revision);
     return true;
   }
-  async updateHead(head: RecordHead, _audit: AuditEntry): Promise<boolean> {
+  async updateHead(head: RecordHead, _audit: AuditEntry, _opts: WriteOptions): Promise<boolean> {
     if ((this.heads.get(head.id)?.version ?? 0) !== head.version - 1) return false;
     this.heads.set(head.id, head);
     return true;
@@ -99,37 +101,59 @@ export class MemoryRecordStore implements RecordStore {
     return this.revisions.filter((r) => r.id === id);
   }
   async ping(): Promise<void> {}
-  async markFirstPublished(entries: ReadonlyArray<{ id: string; release: string }>): Promise<void> {
-    for (const e of entries) {
-      const head = this.heads.get(e.id);
-      if (head && head.first_published === undefined) head.first_published = e.release;
-    }
-  }
   async listAudit(): Promise<AuditEntry[]> {
     return [];
   }
   async *scanHeads(): AsyncIterable<RecordHead[]> {
     yield [...this.heads.values()];
   }
+  async isEmpty(): Promise<boolean> {
+    return this.heads.size === 0;
+  }
+}
+
+type Item = Record<string, unknown>;
+
+/**
+ * The DynamoDB items the store writes for a new record (head, revision, listing entries), taken from
+ * the store's own transaction: a DynamoDbRecordStore on a client that records what it is sent and
+ * answers success. So the bulk loader and the ingest reference write exactly what the store would
+ * (minus its conditions, which only matter under concurrency), whatever its key design becomes;
+ * {@link checkItemShape} compares them with a real write.
+ */
+export async function storeItems(head: RecordHead, revision: RevisionEntry): Promise<Item[]> {
+  const items: Item[] = [];
+  const recorder = {
+    async send(command: { input: unknown }) {
+      const input = command.input as { TransactItems?: Array<Record<string, { Item?: Item }>>; RequestItems?: Record<string, Array<{ PutRequest?: { Item: Item } }>> };
+      for (const action of input.TransactItems ?? []) {
+        if (!action.Put?.Item) throw new Error(`the store's write of ${head.id} holds a ${Object.keys(action).join()} the bench cannot load in bulk`);
+        items.push(stripUndefined({ ...action.Put.Item }));
+      }
+      for (const requests of Object.values(input.RequestItems ?? {})) for (const r of requests) if (r.PutRequest) items.push(stripUndefined({ ...r.PutRequest.Item }));
+      return {};
+    },
+  };
+  const store = new DynamoDbRecordStore(recorder as unknown as DynamoDBDocumentClient, 'bench-capture');
+  if (!(await store.writeRevision(head, revision, { publishChanged: false }))) throw new Error(`the store refused ${head.id}`);
+  return items;
 }
 
 /**
- * The DynamoDB items our store writes for a head and a revision, built the way
- * storage/dynamodb-record-store.ts builds them (contents as JSON strings). Used to size the reference.
+ * Writes one record through the real store (one transaction, no mark), reads every item of its
+ * partition back, and throws unless they are exactly the items {@link storeItems} gives for it.
  */
-export function headItem(h: RecordHead): Record<string, unknown> {
-  const { content, approved, ...rest } = h;
-  const item: Record<string, unknown> = { ...keys.head(h.id), ...rest, content: JSON.stringify(content) };
-  if (approved !== undefined) item.approved = JSON.stringify(approved);
-  return stripUndefined(item);
+export async function checkItemShape(client: DynamoDBClient, tableName: string, store: RecordStore, head: RecordHead, revision: RevisionEntry): Promise<void> {
+  const built = (await storeItems(head, revision)).map(canonicalJson).sort();
+  if (!(await store.writeRevision(head, revision, { publishChanged: false }))) throw new Error(`the store refused ${head.id}`);
+  const out = await documentClient(client).send(new QueryCommand({ TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': built.length > 0 ? (JSON.parse(built[0]!) as Item).pk : '' }, ConsistentRead: true }));
+  const stored = (out.Items ?? []).map(canonicalJson).sort();
+  if (stored.join('\n') !== built.join('\n')) {
+    throw new Error(`the bench builds the items of ${head.id} unlike the store:\n  store ${stored.join('\n        ').slice(0, 1500)}\n  bench ${built.join('\n        ').slice(0, 1500)}`);
+  }
 }
 
-export function revisionItem(r: RevisionEntry): Record<string, unknown> {
-  const { content, ...meta } = r;
-  return stripUndefined({ ...keys.revision(r.id, r.revision), ...meta, content: JSON.stringify(content) });
-}
-
-function stripUndefined(item: Record<string, unknown>): Record<string, unknown> {
+function stripUndefined(item: Item): Item {
   for (const k of Object.keys(item)) if (item[k] === undefined) delete item[k];
   return item;
 }
@@ -166,11 +190,11 @@ export class TimedRecordStore implements RecordStore {
   getHeads(ids: ReadonlyArray<string>) {
     return this.time('getHeads', () => this.inner.getHeads(ids));
   }
-  writeRevision(head: RecordHead, revision: RevisionEntry) {
-    return this.time('writeRevision', () => this.inner.writeRevision(head, revision));
+  writeRevision(head: RecordHead, revision: RevisionEntry, opts: WriteOptions, previous?: RecordHead) {
+    return this.time('writeRevision', () => this.inner.writeRevision(head, revision, opts, previous));
   }
-  updateHead(head: RecordHead, audit: AuditEntry) {
-    return this.time('updateHead', () => this.inner.updateHead(head, audit));
+  updateHead(head: RecordHead, audit: AuditEntry, opts: WriteOptions, previous?: RecordHead) {
+    return this.time('updateHead', () => this.inner.updateHead(head, audit, opts, previous));
   }
   listRevisions(id: string) {
     return this.inner.listRevisions(id);
@@ -178,11 +202,11 @@ export class TimedRecordStore implements RecordStore {
   ping() {
     return this.inner.ping();
   }
-  markFirstPublished(entries: ReadonlyArray<{ id: string; release: string }>) {
-    return this.time('markFirstPublished', () => this.inner.markFirstPublished(entries));
-  }
   listAudit(id: string) {
     return this.inner.listAudit(id);
+  }
+  isEmpty() {
+    return this.time('isEmpty', () => this.inner.isEmpty());
   }
   /** Pages pass through untouched; `scanPage` counts them and the time spent waiting for each. */
   async *scanHeads(segments: number): AsyncIterable<RecordHead[]> {
@@ -198,6 +222,41 @@ export class TimedRecordStore implements RecordStore {
   summary(): string {
     return [...this.stats].map(([k, s]) => `${k} ${s.calls} calls, mean ${(s.ms / s.calls).toFixed(1)} ms`).join('; ');
   }
+}
+
+/** Calls of one port method: how many, their summed latency, when the first started and the last ended. */
+export interface CallStats {
+  calls: number;
+  ms: number;
+  first: number;
+  last: number;
+}
+
+/**
+ * The same port, with every method that returns a promise timed into `stats` under `<label>.<method>`
+ * (performance.now() clock). Methods that return anything else (async iterables) pass through untimed.
+ */
+export function timedPort<T extends object>(target: T, stats: Map<string, CallStats>, label: string): T {
+  return new Proxy(target, {
+    get(obj, prop, receiver) {
+      const value: unknown = Reflect.get(obj, prop, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const t0 = performance.now();
+        const out: unknown = (value as (...a: unknown[]) => unknown).apply(obj, args);
+        if (!(out instanceof Promise)) return out;
+        return out.finally(() => {
+          const now = performance.now();
+          const key = `${label}.${String(prop)}`;
+          const s = stats.get(key) ?? { calls: 0, ms: 0, first: t0, last: now };
+          s.calls++;
+          s.ms += now - t0;
+          s.last = Math.max(s.last, now);
+          stats.set(key, s);
+        });
+      };
+    },
+  });
 }
 
 /** Samples this process's RSS every `everyMs` while running; `peak` is the highest sample (bytes). */
@@ -256,10 +315,10 @@ export const seconds = (ms: number) => ms / 1000;
 export const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 export const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits).replace(/\B(?=(\d{3})+(?!\d))/g, digits === 0 ? ',' : '') : '—');
 
-/** A plain-text table: first column left-aligned, the rest right-aligned. */
-export function table(header: string[], rows: string[][]): string {
+/** A plain-text table: the first `left` columns left-aligned, the rest right-aligned. */
+export function table(header: string[], rows: string[][], left = 1): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]) => cells.map((c, i) => (i < left ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
