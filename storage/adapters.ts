@@ -55,7 +55,8 @@ export function createAdapters(settings: AdapterSettings): Adapters {
     clock: systemClock,
     changes: new DynamoDbChangeLog(db, settings.tableName),
     // DuckDB spills into the publish's work folder (under /tmp on Lambda, the only writable place).
-    openReleaseBuilder: (opts) => DuckDbReleaseBuilder.open({ tempDirectory: opts.tempDirectory, memoryLimit: settings.duckdbMemoryLimit }),
+    // One thread: with two, DuckDB's sort of a 1 M-row events table ran out of its 1 GB (bench id 4/8).
+    openReleaseBuilder: (opts) => DuckDbReleaseBuilder.open({ tempDirectory: opts.tempDirectory, memoryLimit: settings.duckdbMemoryLimit, threads: 1 }),
     dynamodb,
     s3,
     settings,

@@ -11,14 +11,20 @@ export const CUT_SKEW_MS = 1000;
 
 /** BatchWriteItem over any number of requests: 25 per call, unprocessed items retried with backoff. */
 async function batchWrite(db: DynamoDBDocumentClient, table: string, requests: ReadonlyArray<Record<string, unknown>>): Promise<void> {
-  for (let i = 0; i < requests.length; i += 25) {
-    let pending: Record<string, unknown>[] | undefined = requests.slice(i, i + 25) as Record<string, unknown>[];
+  const chunks: Record<string, unknown>[][] = [];
+  for (let i = 0; i < requests.length; i += 25) chunks.push(requests.slice(i, i + 25) as Record<string, unknown>[]);
+  const writeChunk = async (chunk: Record<string, unknown>[]) => {
+    let pending: Record<string, unknown>[] | undefined = chunk;
     for (let attempt = 0; pending && pending.length > 0; attempt++) {
       if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(2000, 25 * 2 ** attempt)));
       const out = await db.send(new BatchWriteCommand({ RequestItems: { [table]: pending as never } }));
       pending = out.UnprocessedItems?.[table] as Record<string, unknown>[] | undefined;
     }
-  }
+  };
+  // A few requests in flight: a first release of 100 k records is 4,000 of them.
+  await Promise.all(Array.from({ length: Math.min(8, chunks.length) }, async () => {
+    for (let c = chunks.shift(); c; c = chunks.shift()) await writeChunk(c);
+  }));
 }
 
 /** The change index on DynamoDB: marks in sharded partitions, a fence item, the deferred set. */
