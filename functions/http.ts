@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { z } from 'zod';
-import { LedgerError, STATUS_TITLES, badRequest, unauthorized } from '../pipeline/errors.ts';
+import { LedgerError, STATUS_TITLES, badRequest, notFound, unauthorized } from '../pipeline/errors.ts';
 import type { Principal } from '../pipeline/ports.ts';
 import { toFieldErrors } from '../schemas/validate-record.ts';
 import { logger } from './logger.ts';
@@ -70,12 +70,19 @@ export function queryParams<S extends z.ZodType>(event: APIGatewayProxyEvent, sc
 /** A path parameter, percent-decoded; a malformed encoding is the client's 400, not our 500. */
 export function pathParam(event: APIGatewayProxyEvent, name: string): string {
   const raw = event.pathParameters?.[name] ?? '';
+  let value: string;
   try {
-    return decodeURIComponent(raw);
+    value = decodeURIComponent(raw);
   } catch {
     throw badRequest('invalid_path', `the ${name} in the path is not valid percent-encoding`);
   }
+  // Every id, kind and key id the API hands out is short and plain (a record id is at most 128
+  // characters): anything else names nothing here, and must not reach the store (whose keys are limited).
+  if (!PATH_VALUE.test(value)) throw notFound(`no ${name} "${value.slice(0, 40)}${value.length > 40 ? '…' : ''}"`);
+  return value;
 }
+
+const PATH_VALUE = /^[A-Za-z0-9._:-]{1,160}$/;
 
 /**
  * Wraps a route: a LedgerError becomes its problem document; anything else is logged and becomes a 500

@@ -927,3 +927,24 @@ describe('logs', () => {
     expect(logs).not.toContain(secret);
   });
 });
+
+describe('path parameters', () => {
+  it('an id, kind or key id that cannot exist (2 KB, or odd characters) is a 404 problem on every route, never a 500', async () => {
+    const long = 'a'.repeat(2048);
+    const cases: Array<[string, string, unknown?]> = [
+      ['GET', `/records/source/${long}`],
+      ['GET', `/records/source/${long}/history`],
+      ['POST', `/records/source/${long}/review`, { decision: 'approve' }],
+      ['POST', `/records/source/${long}/retract`, { reason: 'r' }],
+      ['GET', `/records/${long}/src-x`],
+      ['POST', `/keys/${long}/disable`],
+      ['GET', `/records/source/${encodeURIComponent('src x<script>')}`],
+    ];
+    for (const [method, path, json] of cases) {
+      const r = await call(stack, method, path, { key: stack.editorKey, ...(json ? { json } : {}) });
+      expect(r.status, `${method} ${path.slice(0, 60)}`).toBe(404);
+      expect(r.headers.get('content-type')).toContain('application/problem+json');
+      expect(r.text.length).toBeLessThan(1000);
+    }
+  });
+});
