@@ -1,8 +1,7 @@
-import { createReadStream } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { Catalog, Manifest } from '../../schemas/release.ts';
 import { sha256Hex } from '../canonical.ts';
+import { fileFacts } from './write-release.ts';
 import { conflict } from '../errors.ts';
 import type { ChangeLog, ObjectStore, ReleaseState, ReleaseStateStore } from '../ports.ts';
 import { gunzipSync } from 'node:zlib';
@@ -17,11 +16,6 @@ export interface PreviousRelease {
   catalogEtag: string;
 }
 
-async function fileSha256(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 /**
  * Reads catalog.json (with its ETag) and the manifest it names, and checks that manifest against the
@@ -72,7 +66,7 @@ export async function downloadParts(objects: ObjectStore, previous: PreviousRele
     if (res.format !== 'parquet' || !tables.includes(res.table)) continue;
     const path = join(dir, `${res.name}.parquet`);
     if (!(await objects.download(base + res.path, path))) throw conflict('release_integrity', `the previous release lacks ${base + res.path}: restore it before publishing`);
-    if (`sha256:${await fileSha256(path)}` !== res.hash) throw conflict('release_integrity', `${base + res.path} does not match its manifest's hash: restore it before publishing`);
+    if (`sha256:${(await fileFacts(path)).sha256}` !== res.hash) throw conflict('release_integrity', `${base + res.path} does not match its manifest's hash: restore it before publishing`);
     (out[res.table] ??= []).push(path);
   }
   return out;

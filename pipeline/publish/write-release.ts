@@ -22,7 +22,8 @@ export const contentTypeOf = (path: string): string =>
           ? 'application/json'
           : 'text/plain; charset=utf-8';
 
-async function fileFacts(path: string): Promise<{ bytes: number; sha256: string }> {
+/** Size and SHA-256 of a file, streamed. */
+export async function fileFacts(path: string): Promise<{ bytes: number; sha256: string }> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return { bytes: (await stat(path)).size, sha256: hash.digest('hex') };

@@ -42,6 +42,25 @@ describe('the hash chain is built only on the manifest that was published', () =
   });
 });
 
+describe('the previous release a publish builds on', () => {
+  it('refuses to build on a Parquet part that no longer matches its manifest (rows would be carried unchecked)', async () => {
+    const catalog = JSON.parse(await (await fetch(`${stack.publicBaseUrl}/catalog.json`)).text());
+    const key = `releases/${catalog.latest}/tables/persons/part-00000.parquet`;
+    const original = (await stack.ctx.objects.get(key))!;
+    await stack.ctx.objects.put(key, Buffer.concat([Buffer.from(original), Buffer.from('tampered')]), { contentType: 'application/vnd.apache.parquet' });
+    await call(stack, 'POST', '/records', { key: stack.editorKey, json: { records: [source('src-integrity-part')] } });
+    try {
+      const refused = await call(stack, 'POST', '/publish', { key: stack.editorKey });
+      expect(refused.status).toBe(409);
+      expect(refused.body.code).toBe('release_integrity');
+      expect(refused.body.detail).toContain('part-00000.parquet');
+    } finally {
+      await stack.ctx.objects.put(key, original, { contentType: 'application/vnd.apache.parquet' });
+    }
+    expect((await call(stack, 'POST', '/publish', { key: stack.editorKey })).body.published).toBe(true);
+  });
+});
+
 describe('first_published, the server field', () => {
   it('is null before any release and then the release a record first appeared in, kept across updates', async () => {
     const before = await call(stack, 'POST', '/records', { key: stack.editorKey, json: { records: [source('src-first-pub')] } });
