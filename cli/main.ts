@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { runStart } from '../local/start.ts';
 import { RECORD_KINDS } from '../schemas/records.ts';
 import { runDownloadCommand } from './download.ts';
-import { createKeyCommand } from './keys.ts';
+import { createKeyCommand, rotateKekCommand } from './keys.ts';
 import { ReviewError, runReview } from './review.ts';
 import { SubmitError, submitFiles } from './submit.ts';
 import { formatProblem, validateFiles } from './validate.ts';
@@ -13,7 +13,11 @@ const USAGE = `usage: rights-ledger <command>
   start                                         the whole pipeline on this machine (what npm start runs)
   keys create --role contributor|editor [--name N] [--endpoint URL --key K | --table NAME [--region R]]
                                                 print a new key once: in the local store, through an
-                                                endpoint, or straight into a deployed table (AWS credentials)
+                                                endpoint, or straight into a deployed table (AWS credentials;
+                                                --kms-key/--kms-mac-key default to the stack's aliases)
+  keys rotate-kek [--table NAME [--region R] [--kms-key K]]
+                                                a new key-encryption key; every stored data key is re-wrapped
+                                                under it (progress bar; run again to resume after a stop)
   validate FILE…                                check NDJSON/JSON records offline; exit 1 on any error
   submit FILE… --endpoint URL --key K           upload in batches with progress and retries
   publish --endpoint URL --key K [--full]       ask for a release now (--full: rebuild every table from the store)
@@ -54,19 +58,26 @@ export async function main(argv: string[]): Promise<number> {
       case 'start':
         return await runStart();
       case 'keys': {
-        const parsed = args(rest, { role: {}, name: {}, endpoint: {}, key: {}, table: {}, region: {} });
+        const parsed = args(rest, { role: {}, name: {}, endpoint: {}, key: {}, table: {}, region: {}, 'kms-key': {}, 'kms-mac-key': {} });
         const { positionals } = parsed;
         const values = parsed.values.endpoint ? withKey(parsed.values) : parsed.values;
-        if (positionals[0] !== 'create') throw new UsageError('keys takes one subcommand: create');
+        const kms = { kmsKeyId: values['kms-key'], kmsMacKeyId: values['kms-mac-key'] };
+        if (positionals[0] === 'rotate-kek') {
+          const r = await rotateKekCommand(values.table ? { table: values.table, region: values.region, ...kms } : undefined);
+          out(`${r.resumed ? 'resumed an unfinished rotation: ' : ''}${r.newKey ? 'a new master key was added; ' : ''}${r.rewrapped} of ${r.items} record items re-wrapped under ${r.kek}`);
+          err('Older keys still unwrap. Run this again a few minutes later to catch items a running server wrote meanwhile (it re-wraps only those) before removing any older key.');
+          return 0;
+        }
+        if (positionals[0] !== 'create') throw new UsageError('keys takes a subcommand: create or rotate-kek');
         need(values, 'role');
         if (values.role !== 'contributor' && values.role !== 'editor') throw new UsageError('--role is contributor or editor');
         if (Boolean(values.endpoint) !== Boolean(values.key)) throw new UsageError('--endpoint and --key go together');
         if (values.endpoint && values.table) throw new UsageError('use --endpoint or --table, not both');
-        const target = values.endpoint ? { endpoint: values.endpoint, key: values.key! } : values.table ? { table: values.table, region: values.region } : undefined;
+        const target = values.endpoint ? { endpoint: values.endpoint, key: values.key! } : values.table ? { table: values.table, region: values.region, ...kms } : undefined;
         const made = await createKeyCommand(values.role, values.name ?? `${values.role} key`, target);
         out(`key_id: ${made.key_id}`);
         out(`key:    ${made.key}`);
-        err('The key is shown only now; only its SHA-256 is stored. Keep it secret.');
+        err('The key is shown only now; only its HMAC under the deployment\'s secret is stored. Keep it secret.');
         return 0;
       }
       case 'validate': {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { REVIEW_POLICIES, type ReviewPolicy } from '../pipeline/ports.ts';
 import { createAdapters, type Adapters } from '../storage/adapters.ts';
+import { KmsKeyring, NoKeys } from '../storage/kek-kms.ts';
 
 const Env = z.object({
   LEDGER_TABLE_NAME: z.string().min(1, 'LEDGER_TABLE_NAME must name the DynamoDB table'),
@@ -11,6 +12,9 @@ const Env = z.object({
   LEDGER_REVIEW_POLICY: z.enum(REVIEW_POLICIES, { message: `LEDGER_REVIEW_POLICY must be ${REVIEW_POLICIES.join(' or ')}` }).default('single'),
   LEDGER_DYNAMODB_ENDPOINT: z.url().optional(),
   LEDGER_S3_ENDPOINT: z.url().optional(),
+  // The KMS keys of the functions that seal, open or hash (infra/stateless-stack.ts); the publisher has none.
+  LEDGER_KMS_KEY_ID: z.string().min(1).optional(),
+  LEDGER_KMS_MAC_KEY_ID: z.string().min(1).optional(),
   AWS_REGION: z.string().optional(),
 });
 
@@ -38,11 +42,13 @@ export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): AppContext
     throw new Error(`configuration: ${first.path.join('.')}: ${first.message}`);
   }
   const e = parsed.data;
+  if (Boolean(e.LEDGER_KMS_KEY_ID) !== Boolean(e.LEDGER_KMS_MAC_KEY_ID)) throw new Error('configuration: LEDGER_KMS_KEY_ID and LEDGER_KMS_MAC_KEY_ID go together: set both or neither');
   const adapters = createAdapters({
     tableName: e.LEDGER_TABLE_NAME,
     bucketName: e.LEDGER_BUCKET_NAME,
     dynamodb: e.LEDGER_DYNAMODB_ENDPOINT ? { endpoint: e.LEDGER_DYNAMODB_ENDPOINT } : {},
     s3: e.LEDGER_S3_ENDPOINT ? { endpoint: e.LEDGER_S3_ENDPOINT, forcePathStyle: true } : {},
+    keyring: e.LEDGER_KMS_KEY_ID && e.LEDGER_KMS_MAC_KEY_ID ? new KmsKeyring({ keyId: e.LEDGER_KMS_KEY_ID, macKeyId: e.LEDGER_KMS_MAC_KEY_ID }) : new NoKeys(),
   });
   return { ...adapters, info: { name: SOFTWARE_NAME, version: SOFTWARE_VERSION, publicBaseUrl: e.LEDGER_PUBLIC_BASE_URL.replace(/\/$/, ''), datasetName: e.LEDGER_DATASET_NAME, bucketName: e.LEDGER_BUCKET_NAME }, publishing: { maxDropShare: e.LEDGER_MAX_DROP_SHARE }, reviewPolicy: e.LEDGER_REVIEW_POLICY };
 }

@@ -11,6 +11,7 @@ const LocalEnv = z.object({
   LEDGER_S3_PORT: port(4569),
   LEDGER_EXAMPLE: z.enum(['0', '1']).default('1'),
   LEDGER_BOOTSTRAP_KEY: z.string().optional(),
+  LEDGER_MASTER_KEY: z.string().optional(),
   LEDGER_PUBLISH_INTERVAL: z.coerce.number().int().min(1).optional(),
   LEDGER_MAX_DROP_SHARE: z.coerce.number().min(0).max(1).default(0.01),
   LEDGER_REVIEW_POLICY: z.enum(REVIEW_POLICIES, { message: `must be ${REVIEW_POLICIES.join(' or ')}` }).default('single'),
@@ -24,6 +25,8 @@ export interface LocalConfig {
   s3Port: number;
   loadExample: boolean;
   bootstrapKey?: string;
+  /** LEDGER_MASTER_KEY: the master keys (base64 or hex, comma-separated, newest first); absent = the key file in dataDir. */
+  masterKey?: string;
   publishIntervalSeconds?: number;
   maxDropShare: number;
   /** Who may approve: `single` (any editor; editors' submissions land approved) or `four_eyes`. */
@@ -46,6 +49,7 @@ export function localConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
     s3Port: e.LEDGER_S3_PORT,
     loadExample: e.LEDGER_EXAMPLE === '1',
     bootstrapKey: e.LEDGER_BOOTSTRAP_KEY || undefined,
+    masterKey: e.LEDGER_MASTER_KEY || undefined,
     publishIntervalSeconds: e.LEDGER_PUBLISH_INTERVAL,
     maxDropShare: e.LEDGER_MAX_DROP_SHARE,
     reviewPolicy: e.LEDGER_REVIEW_POLICY,

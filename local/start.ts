@@ -1,13 +1,18 @@
-import { readFile } from 'node:fs/promises';
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SOFTWARE_NAME, SOFTWARE_VERSION, type AppContext } from '../functions/config.ts';
 import { LedgerError } from '../pipeline/errors.ts';
 import { createKey, disableKey, registerBootstrapKey } from '../pipeline/manage-keys.ts';
 import { publishRelease } from '../pipeline/publish-release.ts';
+import type { KeyEncryptionKeys } from '../pipeline/sealing.ts';
 import { createAdapters } from '../storage/adapters.ts';
+import { DynamoDbKeyStore } from '../storage/dynamodb-key-store.ts';
 import { DynamoDbRecordStore } from '../storage/dynamodb-record-store.ts';
 import { documentClient, ensureTable } from '../storage/dynamodb-table.ts';
+import { loadLocalKeyring, type LocalKeyring } from '../storage/kek-local.ts';
+import { sealPlainItems } from '../storage/sealed-items.ts';
 import { startApiServer } from './api-server.ts';
 import { localConfig, type LocalConfig } from './config.ts';
 import { PrerequisiteError, dynamodbClientConfig, s3ClientConfig, startLocalServices } from './services.ts';
@@ -25,13 +30,37 @@ function portIsFree(port: number): Promise<boolean> {
   });
 }
 
-/** The local stack's context: the same adapters as in AWS, pointed at the local servers. */
-export function localContext(cfg: LocalConfig, endpoints: { dynamodb: string; s3: string }): AppContext {
-  const adapters = createAdapters({ tableName: cfg.tableName, bucketName: cfg.bucketName, dynamodb: dynamodbClientConfig(endpoints.dynamodb), s3: s3ClientConfig(endpoints.s3) });
+/** The local stack's context: the same adapters as in AWS, pointed at the local servers, sealing under the local master keys. */
+export function localContext(cfg: LocalConfig, endpoints: { dynamodb: string; s3: string }, keyring: KeyEncryptionKeys): AppContext {
+  const adapters = createAdapters({ tableName: cfg.tableName, bucketName: cfg.bucketName, dynamodb: dynamodbClientConfig(endpoints.dynamodb), s3: s3ClientConfig(endpoints.s3), keyring });
   const publicBaseUrl = `${endpoints.s3}/${cfg.bucketName}`;
   return { ...adapters, info: { name: SOFTWARE_NAME, version: SOFTWARE_VERSION, publicBaseUrl, datasetName: SOFTWARE_NAME, bucketName: cfg.bucketName }, publishing: { maxDropShare: cfg.maxDropShare }, reviewPolicy: cfg.reviewPolicy };
 }
 
+
+/** Written in LEDGER_DATA_DIR once the store was brought up to sealed storage: outside the table, so nobody with only the table's port can make it run again. */
+const SEALING_MARKER = 'sealing-migrated';
+
+/** The master keys of the local stack (LEDGER_MASTER_KEY, or the key file in LEDGER_DATA_DIR, made on first use). */
+export async function localKeyring(cfg: LocalConfig): Promise<{ keyring: LocalKeyring; created: boolean }> {
+  await mkdir(cfg.dataDir, { recursive: true });
+  return loadLocalKeyring(cfg.dataDir, cfg.masterKey);
+}
+
+/**
+ * Once per data folder: API keys stored as bare SHA-256 are re-keyed under the deployment's secret, and
+ * records stored in plain text are sealed. The marker lives beside the master key, not in the table: a
+ * key item planted in the table later is never re-keyed, so it never authenticates.
+ */
+async function migrateOnce(ctx: AppContext, cfg: LocalConfig): Promise<void> {
+  const marker = join(cfg.dataDir, SEALING_MARKER);
+  if (await access(marker).then(() => true, () => false)) return;
+  const db = documentClient(ctx.dynamodb);
+  const keys = await new DynamoDbKeyStore(db, cfg.tableName, (sha) => ctx.sealer.apiKeyMac(sha)).migrateLegacyKeys();
+  const records = await sealPlainItems(db, cfg.tableName, ctx.sealer);
+  if (keys + records > 0) say(`  sealed storage: ${keys} API keys re-keyed under the deployment's secret, ${records} record items sealed`);
+  await writeFile(marker, `${new Date().toISOString()}\n`, { mode: 0o600 });
+}
 
 /**
  * Loads the example dataset through the real endpoint (as any contributor would), with a key made for
@@ -73,6 +102,16 @@ export async function runStart(env: NodeJS.ProcessEnv = process.env): Promise<nu
   say(`${SOFTWARE_NAME} ${SOFTWARE_VERSION}: starting on this machine (data in ${cfg.dataDir})`);
   say(`  ports: API ${cfg.port} (LEDGER_PORT), DynamoDB ${cfg.dynamodbPort} (LEDGER_DYNAMODB_PORT), S3 ${cfg.s3Port} (LEDGER_S3_PORT)`);
   say(`  review policy: ${cfg.reviewPolicy} (LEDGER_REVIEW_POLICY)`);
+  let keyring: LocalKeyring;
+  try {
+    const loaded = await localKeyring(cfg);
+    keyring = loaded.keyring;
+    say(`  master key: ${keyring.description}${loaded.created ? ' (made now, mode 0600)' : ''}: it seals restricted fields and withheld names, and keys API keys.`);
+    say(`    Without it the restricted data cannot be read: back it up, apart from the data (README "The master key").`);
+  } catch (err) {
+    process.stderr.write(`The master key could not be read: ${(err as Error).message}\n`);
+    return 1;
+  }
   let services;
   try {
     services = await startLocalServices({ dataDir: cfg.dataDir, dynamodbPort: cfg.dynamodbPort, s3Port: cfg.s3Port, buckets: [cfg.bucketName], log: (l) => say(`  ${l}`) });
@@ -86,12 +125,13 @@ export async function runStart(env: NodeJS.ProcessEnv = process.env): Promise<nu
     return code;
   };
   try {
-    const ctx = localContext(cfg, { dynamodb: services.dynamodbEndpoint, s3: services.s3Endpoint });
+    const ctx = localContext(cfg, { dynamodb: services.dynamodbEndpoint, s3: services.s3Endpoint }, keyring);
     const added = await ensureTable(ctx.dynamodb, cfg.tableName);
     if (added.length > 0) {
       say(`  the store gained the indexes ${added.join(', ')}: bringing existing records up to date …`);
       say(`  ${await new DynamoDbRecordStore(documentClient(ctx.dynamodb), cfg.tableName).reindexHeads()} records updated`);
     }
+    await migrateOnce(ctx, cfg);
     let api;
     try {
       api = await startApiServer(ctx, { port: cfg.port });
@@ -135,6 +175,8 @@ export async function runStart(env: NodeJS.ProcessEnv = process.env): Promise<nu
     if (firstKey) say(`editor key: printed above, once`);
     else say(`make a key: npm run ledger -- keys create --role editor   (works while this runs)`);
     say(`note: DynamoDB Local listens on every network interface (it has no option to bind 127.0.0.1 only): on a shared network, firewall port ${cfg.dynamodbPort}.`);
+    say(`      What it exposes is sealed (restricted fields, withheld names, API keys), but anyone reaching it can still read the rest and delete or alter items.`);
+    say(`master key: ${keyring.description}   (back it up: losing it loses the restricted data)`);
     say(`try:  curl -s ${api.url}/health`);
     say(`      npm run ledger -- download --from ${ctx.info.publicBaseUrl} --out ./release`);
     say(`      duckdb -c "SELECT claimant, metric, value_low, value_best, value_high FROM read_parquet('${ctx.info.publicBaseUrl}/latest/tables/claims/part-00000.parquet') WHERE metric = 'killed'"`);

@@ -1,20 +1,28 @@
 import type { SubmitResult, SubmitResultItem } from '../schemas/api.ts';
 import { listReferences, type LedgerRecord, type RecordKind } from '../schemas/records.ts';
 import { validateRecord, type FieldError } from '../schemas/validate-record.ts';
-import { canonicalJson, changedFields, sha256Hex } from './canonical.ts';
+import { changedFields } from './canonical.ts';
 import type { Clock, Principal, RecordHead, RecordStore, ReviewPolicy, StoredContent } from './ports.ts';
 import { publishEffect } from './published-state.ts';
 import { readsNewestContent } from './record-view.ts';
+import { comparable, sealerOfProcess, type RecordSealer } from './sealing.ts';
 
 export interface IngestDeps {
   records: RecordStore;
   clock: Clock;
   /** Default `single`: editors' submissions land approved; under `four_eyes` every submission is pending. */
   reviewPolicy?: ReviewPolicy;
+  /**
+   * Seals restricted values and withheld names before they are stored; keys the content hash. Every
+   * entry point passes the deployment's; absent, a key of this process only (benchmarks).
+   */
+  sealer?: RecordSealer;
 }
 
 /** Whether this principal's submissions are approved as they land (editors, unless four eyes). */
 const approvedOnArrival = (principal: Principal, deps: IngestDeps) => principal.role === 'editor' && (deps.reviewPolicy ?? 'single') === 'single';
+
+const sealerOf = (deps: IngestDeps): RecordSealer => deps.sealer ?? sealerOfProcess();
 
 /** How many records are written at once; DynamoDB transactions are per record. */
 const WRITE_CONCURRENCY = 16;
@@ -50,7 +58,9 @@ export async function ingestRecords(raw: ReadonlyArray<unknown>, principal: Prin
       continue;
     }
     const { expected_revision: _ignored, ...content } = v.record;
-    candidates.push({ index, record: v.record, content: content as StoredContent, hash: sha256Hex(canonicalJson(content)) });
+    // Keyed (HMAC): the hash is stored beside sealed values, and a bare SHA-256 would let a copy of the
+    // table confirm a guess of them offline.
+    candidates.push({ index, record: v.record, content: content as StoredContent, hash: await sealerOf(deps).contentMac(content as StoredContent) });
   }
 
   // Duplicate ids inside the batch (rejected records with an id count too: their content differs).
@@ -153,13 +163,15 @@ async function writeOne(c: Candidate, principal: Principal, deps: IngestDeps, pr
     const now = deps.clock.now().toISOString();
     const revision = current + 1;
     const approved = approvedOnArrival(principal, deps);
+    // Sealed for this very revision: its values open only as revision `revision` of this record.
+    const sealed = await sealerOf(deps).seal({ id, kind, revision }, c.content);
     const next: RecordHead = {
       version: (head?.version ?? 0) + 1,
       id,
       kind,
       revision,
       review_status: approved ? 'approved' : 'pending',
-      content: c.content,
+      content: sealed,
       content_sha256: c.hash,
       submitted_by: principal.keyId,
       created_at: head?.created_at ?? now,
@@ -167,7 +179,7 @@ async function writeOne(c: Candidate, principal: Principal, deps: IngestDeps, pr
       submitters: [...new Set([...(head?.submitters ?? []), principal.keyId])],
       // A contributor's new revision waits for review; the published view keeps the last approved one.
       approved_revision: approved ? revision : head?.approved_revision,
-      approved: approved ? c.content : head?.approved,
+      approved: approved ? sealed : head?.approved,
       approved_updated_at: approved ? now : head?.approved_updated_at,
       retracted: false,
       // The queue's order: a record waits from its first unreviewed revision, not its newest.
@@ -177,12 +189,13 @@ async function writeOne(c: Candidate, principal: Principal, deps: IngestDeps, pr
       id,
       kind,
       revision,
-      content: c.content,
+      content: sealed,
       content_sha256: c.hash,
       submitted_by: principal.keyId,
       submitted_at: now,
       review_status: next.review_status,
-      changed_fields: changedFields(head?.content, c.content),
+      // Sealed values compared by their MACs (bound to this record): nothing is opened to tell what changed.
+      changed_fields: changedFields(comparable(head?.content), comparable(sealed)!),
     }, publishEffect(head, next), head);
     if (written) return { index: c.index, id, kind, status: head ? 'updated' : 'created', revision, review_status: next.review_status };
   }

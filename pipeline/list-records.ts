@@ -1,10 +1,13 @@
 import type { ListRecordsQuery, ListRecordsResult } from '../schemas/api.ts';
 import { badRequest, forbidden } from './errors.ts';
 import { InvalidCursorError, type Principal, type RecordListing } from './ports.ts';
-import { listedRecord } from './record-view.ts';
+import { listedRecord, revealForReview } from './record-view.ts';
+import type { RecordSealer } from './sealing.ts';
 
 export interface ListDeps {
   listing: RecordListing;
+  /** Opens sealed values for the editors' patches. */
+  sealer: RecordSealer;
 }
 
 export const DEFAULT_LIST_LIMIT = 100;
@@ -26,7 +29,8 @@ export async function listRecords(query: ListRecordsQuery, principal: Principal,
       limit: query.limit ?? DEFAULT_LIST_LIMIT,
       cursor: query.cursor,
     });
-    return { items: page.heads.map((h) => listedRecord(h, principal)), next_cursor: page.cursor ?? null };
+    const heads = await Promise.all(page.heads.map((h) => revealForReview(h, principal, deps.sealer)));
+    return { items: heads.map((h) => listedRecord(h, principal)), next_cursor: page.cursor ?? null };
   } catch (err) {
     if (err instanceof InvalidCursorError) throw badRequest('invalid_cursor', 'the cursor is not one this listing gave for this query: start again without it', [{ path: '/cursor', code: 'invalid_cursor', message: err.message }]);
     throw err;

@@ -3,9 +3,12 @@ import { diff } from './json-patch.ts';
 import type { AuditEntry, Principal, RecordStore, ReviewStatus, RevisionEntry } from './ports.ts';
 import { editorialContent } from './record-view.ts';
 import { loadReadableHead } from './review-record.ts';
+import type { RecordSealer } from './sealing.ts';
 
 export interface HistoryDeps {
   records: RecordStore;
+  /** Opens every revision's sealed values, for editors only. */
+  sealer: RecordSealer;
 }
 
 /** A revision's review status now: its last approve or reject, else what it landed as. */
@@ -28,6 +31,8 @@ export async function recordHistory(kind: string, id: string, principal: Princip
   const head = await loadReadableHead(deps.records, kind, id, principal);
   const [revisions, audit] = await Promise.all([deps.records.listRevisions(id), deps.records.listAudit(id)]);
   if (principal.role === 'editor') {
+    // Each revision's values open only as that revision of this record.
+    const opened = await Promise.all(revisions.map((r) => deps.sealer.reveal({ id, kind: head.kind, revision: r.revision }, r.content, 'all')));
     return {
       id,
       kind: head.kind,
@@ -36,7 +41,7 @@ export async function recordHistory(kind: string, id: string, principal: Princip
         submitted_at: r.submitted_at,
         submitted_by: r.submitted_by,
         review_status: statusOf(r, audit),
-        patch: diff(i === 0 ? {} : revisions[i - 1]!.content, r.content),
+        patch: diff(i === 0 ? {} : opened[i - 1]!, opened[i]!),
       })),
       actions: audit.map((a) => ({ action: a.action, revision: a.revision, by: a.by, at: a.at, ...(a.note !== undefined ? { note: a.note } : {}) })),
     };

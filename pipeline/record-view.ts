@@ -2,6 +2,7 @@ import type { ListedRecord } from '../schemas/api.ts';
 import { diff, type PatchOperation } from './json-patch.ts';
 import type { Principal, RecordHead, StoredContent } from './ports.ts';
 import { redactContent } from './redact.ts';
+import type { RecordSealer } from './sealing.ts';
 
 /**
  * Whether a principal may know the newest revision's content as stored: editors, and the contributor
@@ -15,6 +16,31 @@ export function readsNewestContent(head: RecordHead, principal: Principal): bool
 }
 
 type Content = Record<string, unknown>;
+
+/**
+ * The head with what {@link recordView} shows `principal` opened, and nothing else: everything sealed
+ * for editors; for the contributor that sent the newest revision, its withheld names (never
+ * `restricted`, which it does not see); for anyone else nothing, since they get the redacted form.
+ */
+export async function revealNewest(head: RecordHead, principal: Principal, sealer: RecordSealer | undefined): Promise<RecordHead> {
+  if (!sealer || !readsNewestContent(head, principal)) return head;
+  const scope = principal.role === 'editor' ? 'all' : 'names';
+  return { ...head, content: await sealer.reveal({ id: head.id, kind: head.kind, revision: head.revision }, head.content, scope) };
+}
+
+/**
+ * The head with what {@link listedRecord} shows opened: for editors the newest and the approved
+ * revision (the patch between them); for contributors nothing, since they see redacted forms only.
+ */
+export async function revealForReview(head: RecordHead, principal: Principal, sealer: RecordSealer): Promise<RecordHead> {
+  if (principal.role !== 'editor') return head;
+  const ref = { id: head.id, kind: head.kind };
+  const [content, approved] = await Promise.all([
+    sealer.reveal({ ...ref, revision: head.revision }, head.content, 'all'),
+    head.approved && head.approved_revision !== undefined ? sealer.reveal({ ...ref, revision: head.approved_revision }, head.approved, 'all') : Promise.resolve(head.approved),
+  ]);
+  return { ...head, content, approved };
+}
 
 /** A content without `restricted`: what a contributor may see of a revision it sent. */
 export function withoutRestricted(content: StoredContent | Content): Content {

@@ -4,7 +4,8 @@ import { listReferences } from '../schemas/records.ts';
 import { LedgerError, conflict, forbidden, notFound } from './errors.ts';
 import type { AuditEntry, ChangeLog, Clock, Principal, RecordHead, RecordStore, ReviewPolicy } from './ports.ts';
 import { publishEffect } from './published-state.ts';
-import { recordView } from './record-view.ts';
+import { recordView, revealNewest } from './record-view.ts';
+import type { RecordSealer } from './sealing.ts';
 
 export interface ReviewDeps {
   records: RecordStore;
@@ -13,6 +14,8 @@ export interface ReviewDeps {
   clock: Clock;
   /** Default `single`; under `four_eyes` no key approves a revision it submitted. */
   reviewPolicy?: ReviewPolicy;
+  /** Opens sealed values for the readers the record view shows them to; absent, nothing is opened (views show them sealed). */
+  sealer?: RecordSealer;
 }
 
 /** A review as the routes take it: the decision, an optional note and, optionally, the revision seen. */
@@ -47,7 +50,8 @@ export async function loadReadableHead(records: RecordStore, kind: string, id: s
 
 /** GET /records/{kind}/{id}: contributors may read only records they submitted a revision of. */
 export async function readRecord(kind: string, id: string, principal: Principal, deps: ReviewDeps): Promise<Record<string, unknown>> {
-  return recordView(await withFirstPublished(deps, await loadReadableHead(deps.records, kind, id, principal)), principal);
+  const head = await loadReadableHead(deps.records, kind, id, principal);
+  return recordView(await revealNewest(await withFirstPublished(deps, head), principal, deps.sealer), principal);
 }
 
 async function commit(deps: ReviewDeps, head: RecordHead, next: RecordHead, audit: AuditEntry): Promise<void> {
@@ -101,16 +105,17 @@ export async function decideReview(kind: string, id: string, review: Review, pri
 
 /** POST /records/{kind}/{id}/review: {@link decideReview}, answered with the record as the editor now sees it. */
 export async function reviewRecord(kind: string, id: string, review: Review, principal: Principal, deps: ReviewDeps): Promise<Record<string, unknown>> {
-  return recordView(await withFirstPublished(deps, await decideReview(kind, id, review, principal, deps)), principal);
+  const decided = await decideReview(kind, id, review, principal, deps);
+  return recordView(await revealNewest(await withFirstPublished(deps, decided), principal, deps.sealer), principal);
 }
 
 /** Retracts a record (editors): it leaves the next release as a `delete` with this reason. */
 export async function retractRecord(kind: string, id: string, reason: string, principal: Principal, deps: ReviewDeps): Promise<Record<string, unknown>> {
   requireEditor(principal);
   const head = await loadHead(deps.records, kind, id);
-  if (head.retracted) return recordView(head, principal);
+  if (head.retracted) return recordView(await revealNewest(head, principal, deps.sealer), principal);
   const now = deps.clock.now().toISOString();
   const next: RecordHead = { ...head, retracted: true, retraction: { reason, at: now, by: principal.keyId } };
   await commit(deps, head, next, { id, action: 'retract', revision: head.revision, by: principal.keyId, at: now, note: reason });
-  return recordView(await withFirstPublished(deps, next), principal);
+  return recordView(await revealNewest(await withFirstPublished(deps, next), principal, deps.sealer), principal);
 }

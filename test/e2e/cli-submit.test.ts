@@ -134,7 +134,8 @@ describe('rights-ledger keys create', () => {
     const saved = { ...process.env };
     Object.assign(process.env, { AWS_ENDPOINT_URL_DYNAMODB: inject('dynamodbEndpoint'), AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: 'us-east-1' });
     try {
-      const made = await createKeyCommand('editor', 'first', { table: stack.ctx.settings.tableName, region: 'us-east-1' });
+      // The deployment's keys (KMS in AWS): here the stack's own, so the key is bound to this stack.
+      const made = await createKeyCommand('editor', 'first', { table: stack.ctx.settings.tableName, region: 'us-east-1', keyring: stack.ctx.sealer.keks });
       const r = await call(stack, 'POST', '/keys', { key: made.key, json: { role: 'contributor', name: 'via first key' } });
       expect(r.status).toBe(201);
     } finally {

@@ -7,6 +7,7 @@ import { applyPatch } from '../../pipeline/json-patch.ts';
 import { redactContent } from '../../pipeline/redact.ts';
 import type { RecordKind } from '../../schemas/records.ts';
 import { ListRecordsResult, RecordHistory, ReviewsResult } from '../../schemas/api.ts';
+import { openHead, openRevisions } from '../support/sealed.ts';
 import { call, startTestStack, type TestStack } from '../support/stack.ts';
 import { claim, event, source, uid, type Json, type Rec } from '../support/release.ts';
 
@@ -175,7 +176,7 @@ describe('with the single-editor policy (the default)', () => {
       const items = (await listAll(stack, stack.editorKey, 'status=pending', 500)).items;
       const heads = await stack.ctx.records.getHeads(items.map((x) => x.id));
       for (const item of items) {
-        const head = heads.get(item.id)!;
+        const head = await openHead(stack.ctx, heads.get(item.id)!);
         expect(applyPatch(head.approved ?? {}, item.patch), item.id).toEqual(head.content);
       }
       const item = items.find((x) => x.id === id)!;
@@ -205,7 +206,7 @@ describe('with the single-editor policy (the default)', () => {
       expectProblem(await history(stack, undefined, 'event', id), 401, 'unauthorized');
       const h = ok(await history(stack, stack.editorKey, 'event', id), RecordHistory);
 
-      const stored = await stack.ctx.records.listRevisions(id);
+      const stored = await openRevisions(stack.ctx, await stack.ctx.records.listRevisions(id));
       expect(h.revisions.map((r) => [r.revision, r.submitted_by, r.review_status])).toEqual([
         [1, alice.id, 'pending'],
         [2, bob.id, 'rejected'],

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../pipeline/canonical.ts';
+import { openHead } from '../support/sealed.ts';
 import { call, startTestStack, type TestStack } from '../support/stack.ts';
 import { person, source, uid, type Json, type Rec } from '../support/release.ts';
 
@@ -178,7 +179,8 @@ describe('no oracle: a right and a wrong guess of the secrets get the same answe
     const [right2, wrong2] = [uid('per-right2'), uid('per-wrong2')];
     await submit(stack.editorKey, [secretPerson(right2, 'right2'), secretPerson(wrong2, 'wrong2')]);
     const stored2 = await stack.ctx.records.getHeads([right2, wrong2]);
-    const guess2 = { right: { ...stored2.get(right2)!.content, expected_revision: 7 }, wrong: { ...stored2.get(wrong2)!.content, name: 'x', expected_revision: 7 } };
+    const [open2r, open2w] = [await openHead(stack.ctx, stored2.get(right2)!), await openHead(stack.ctx, stored2.get(wrong2)!)];
+    const guess2 = { right: { ...open2r.content, expected_revision: 7 }, wrong: { ...open2w.content, name: 'x', expected_revision: 7 } };
     const refused = await call(stack, 'POST', '/records', { key: mallory.key, json: { records: [guess2.right, guess2.wrong] } });
     expect(refused.body.results.map((x: Json) => x.errors?.[0]?.code)).toEqual(['revision_conflict', 'revision_conflict']);
     expect((await pages(mallory.key, 'status=any', [])).map((x) => x.id).filter((id) => id === right2 || id === wrong2)).toEqual([]);
