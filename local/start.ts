@@ -52,7 +52,7 @@ export async function localKeyring(cfg: LocalConfig): Promise<{ keyring: LocalKe
  * records stored in plain text are sealed. The marker lives beside the master key, not in the table: a
  * key item planted in the table later is never re-keyed, so it never authenticates.
  */
-async function migrateOnce(ctx: AppContext, cfg: LocalConfig): Promise<void> {
+export async function migrateOnce(ctx: AppContext, cfg: Pick<LocalConfig, 'dataDir' | 'tableName'>): Promise<void> {
   const marker = join(cfg.dataDir, SEALING_MARKER);
   if (await access(marker).then(() => true, () => false)) return;
   const db = documentClient(ctx.dynamodb);

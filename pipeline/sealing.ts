@@ -142,7 +142,8 @@ const derive = (secret: Buffer, purpose: string) => Buffer.from(hkdfSync('sha256
 export class EnvelopeSealer implements RecordSealer {
   private current?: CachedKey;
   private generating?: Promise<CachedKey>;
-  private readonly opened = new Map<string, { plaintext: Buffer; created: number; uses: number }>();
+  /** Unwrapped data keys by their wrapped form; a pending unwrap is shared by concurrent readers. */
+  private readonly opened = new Map<string, { plaintext: Promise<Buffer>; created: number; uses: number }>();
   private macKeys?: Promise<{ content: Buffer; field: Buffer; apiKey: Buffer }>;
   private readonly limits: DataKeyCacheLimits;
   private readonly now: () => number;
@@ -190,18 +191,16 @@ export class EnvelopeSealer implements RecordSealer {
     }
   }
 
-  private async openKey(wrapped: string): Promise<Buffer> {
+  private openKey(wrapped: string): Promise<Buffer> {
     const hit = this.opened.get(wrapped);
     if (hit && this.now() - hit.created < this.limits.maxAgeMs && hit.uses < this.limits.maxUses) {
       hit.uses++;
       return hit.plaintext;
     }
-    let plaintext: Buffer;
-    try {
-      plaintext = await this.keks.unwrap(wrapped);
-    } catch (err) {
-      throw new SealError('a sealed value\'s data key does not unwrap with any key-encryption key of this deployment', { cause: err });
-    }
+    const plaintext = this.keks.unwrap(wrapped).catch((err: unknown) => {
+      this.opened.delete(wrapped);
+      throw new SealError("a sealed value's data key does not unwrap with any key-encryption key of this deployment", { cause: err });
+    });
     this.opened.delete(wrapped);
     if (this.opened.size >= this.limits.maxEntries) this.opened.delete(this.opened.keys().next().value!);
     this.opened.set(wrapped, { plaintext, created: this.now(), uses: 1 });

@@ -77,7 +77,14 @@ export interface RotationProgress {
  * again and re-wrapped.
  * @returns what was done
  */
-export async function rewrapSealedItems(db: DynamoDBDocumentClient, table: string, sealer: EnvelopeSealer, onProgress: (p: RotationProgress) => void = () => undefined): Promise<RotationProgress & { resumed: boolean }> {
+export async function rewrapSealedItems(
+  db: DynamoDBDocumentClient,
+  table: string,
+  sealer: EnvelopeSealer,
+  onProgress: (p: RotationProgress) => void = () => undefined,
+  /** Items read per Scan page (default: DynamoDB's 1 MB pages). */
+  pageSize?: number,
+): Promise<RotationProgress & { resumed: boolean }> {
   const saved = (await db.send(new GetCommand({ TableName: table, Key: CHECKPOINT, ConsistentRead: true }))).Item;
   let start = saved?.last_key as Item | undefined;
   const progress: RotationProgress = { done: Number(saved?.done ?? 0), rewrapped: Number(saved?.rewrapped ?? 0) };
@@ -104,7 +111,7 @@ export async function rewrapSealedItems(db: DynamoDBDocumentClient, table: strin
     return changed ? (out as unknown as StoredContent) : undefined;
   };
   do {
-    const out = await db.send(new ScanCommand({ TableName: table, ...RECORD_ITEMS, ExclusiveStartKey: start, ConsistentRead: true }));
+    const out = await db.send(new ScanCommand({ TableName: table, ...RECORD_ITEMS, ExclusiveStartKey: start, ConsistentRead: true, Limit: pageSize }));
     for (let item of out.Items ?? []) {
       for (let attempt = 0; attempt < 10; attempt++) {
         const content = await rewrapContent(parse(item.content));
