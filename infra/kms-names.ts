@@ -5,3 +5,25 @@
 export function kmsAliases(namePrefix: string): { records: string; mac: string } {
   return { records: `alias/${namePrefix}-records`, mac: `alias/${namePrefix}-api-mac` };
 }
+
+/** The IAM role name of one function of a deployment: fixed, so the stateful stack's key policies can name it before it exists. */
+export function functionRoleName(namePrefix: string, fn: string): string {
+  return `${namePrefix}-${fn}`;
+}
+
+/**
+ * Which functions may use which KMS key, and for what: the one list both stacks read (the key policies
+ * in the stateful stack, the role policies and environment in the stateless one). The publisher is not
+ * in it: it never seals, opens or hashes, and gets no KMS permission at all.
+ */
+export const KMS_USERS = {
+  /** Seals what it stores: new data keys. */
+  'api-submit': { records: ['kms:GenerateDataKey'], mac: ['kms:GenerateMac'] },
+  /** Opens sealed values for editors (and a contributor's own withheld names). */
+  'api-records': { records: ['kms:Decrypt'], mac: [] },
+  /** Stores new API keys by their HMAC. */
+  'api-keys': { records: [], mac: ['kms:GenerateMac'] },
+  /** Looks API keys up by their HMAC. */
+  authorizer: { records: [], mac: ['kms:GenerateMac'] },
+} as const satisfies Record<string, { records: readonly string[]; mac: readonly string[] }>;
+export type KmsUser = keyof typeof KMS_USERS;

@@ -1,9 +1,32 @@
 import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { TABLE_SHAPE } from '../storage/dynamodb-table.ts';
 import { expireAfter, publicReadBucket, secureBucketProps } from './bucket-defaults.ts';
+import { KMS_USERS, functionRoleName, kmsAliases } from './kms-names.ts';
+
+/** What the account's administrators may do with the deployment's keys: manage them, never use them (no Encrypt, Decrypt, GenerateDataKey, GenerateMac, CreateGrant). */
+const KEY_ADMIN_ACTIONS = [
+  'kms:Describe*',
+  'kms:List*',
+  'kms:Get*',
+  'kms:Enable*',
+  'kms:Disable*',
+  'kms:Put*',
+  'kms:Update*',
+  'kms:Revoke*',
+  'kms:RetireGrant',
+  'kms:CreateAlias',
+  'kms:DeleteAlias',
+  'kms:TagResource',
+  'kms:UntagResource',
+  'kms:ScheduleKeyDeletion',
+  'kms:CancelKeyDeletion',
+  'kms:RotateKeyOnDemand',
+];
 
 /** What readers may GET without an account (PUBLISHING.md "Layout"); the publish functions write exactly these. */
 export const PUBLISHED_KEYS = ['catalog.json', 'index.html', 'athena/*', 'releases/*', 'latest/*'] as const;
@@ -19,6 +42,8 @@ export interface LedgerStorage {
   athenaResultsBucketName: string;
   /** `https://<bucket>.s3.<region>.amazonaws.com`, the root every published key hangs from. */
   publicBaseUrl: string;
+  /** Aliases of the KEK (`records`) and of the HMAC key the deployment secret comes from (`mac`). */
+  kmsAliases: { records: string; mac: string };
 }
 
 export interface StatefulStackProps extends StackProps {
@@ -38,6 +63,7 @@ export class StatefulStack extends Stack {
       publicBucketName: `${namePrefix}-public-${this.account}-${this.region}`,
       athenaResultsBucketName: `${namePrefix}-athena-results-${this.account}-${this.region}`,
       publicBaseUrl: `https://${namePrefix}-public-${this.account}-${this.region}.s3.${this.region}.${this.urlSuffix}`,
+      kmsAliases: kmsAliases(namePrefix),
     };
     this.storage = storage;
 
@@ -61,6 +87,8 @@ export class StatefulStack extends Stack {
       });
     }
 
+    this.createKeys(namePrefix, storage.kmsAliases);
+
     publicReadBucket(this, 'PublicBucket', {
       bucketName: storage.publicBucketName,
       publicKeys: PUBLISHED_KEYS,
@@ -80,5 +108,50 @@ export class StatefulStack extends Stack {
     });
 
     new s3.Bucket(this, 'AthenaResultsBucket', secureBucketProps({ bucketName: storage.athenaResultsBucketName, lifecycleRules: [expireAfter(30)] }));
+  }
+
+  /**
+   * The deployment's key material, RETAIN (losing it loses the restricted data): a symmetric KMS key
+   * wrapping the data keys of sealed values (rotated yearly by KMS; older backing keys still decrypt),
+   * and an HMAC key from which the deployment secret of API keys and content hashes is derived. The key
+   * policies let the account administer them but not use them; only the roles of the functions in
+   * KMS_USERS may use them, each for what it needs (matched by role ARN: the roles are made by the
+   * stateless stack, with fixed names). Roles given in the `keyOperatorArns` context setting
+   * (comma-separated) may also use them from the command line (`keys create --table`, `keys rotate-kek`).
+   */
+  private createKeys(namePrefix: string, aliases: { records: string; mac: string }): void {
+    const account = new iam.AccountRootPrincipal();
+    const roleArn = (fn: string) => `arn:${this.partition}:iam::${this.account}:role/${functionRoleName(namePrefix, fn)}`;
+    const operators = String(this.node.tryGetContext('keyOperatorArns') ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    const policy = (which: 'records' | 'mac', operatorActions: string[]) => {
+      const doc = new iam.PolicyDocument({ statements: [new iam.PolicyStatement({ sid: 'KeyAdministration', principals: [account], actions: KEY_ADMIN_ACTIONS, resources: ['*'] })] });
+      for (const [fn, uses] of Object.entries(KMS_USERS)) {
+        const actions = [...uses[which]];
+        if (actions.length === 0) continue;
+        doc.addStatements(new iam.PolicyStatement({ sid: `Use${fn.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase())}`, principals: [account], actions, resources: ['*'], conditions: { ArnEquals: { 'aws:PrincipalArn': roleArn(fn) } } }));
+      }
+      if (operators.length > 0) doc.addStatements(new iam.PolicyStatement({ sid: 'UseByKeyOperators', principals: [account], actions: operatorActions, resources: ['*'], conditions: { ArnEquals: { 'aws:PrincipalArn': operators } } }));
+      return doc;
+    };
+    new kms.Key(this, 'RecordsKey', {
+      description: 'rights-ledger: wraps the data keys of sealed restricted fields and withheld names',
+      alias: aliases.records,
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+      pendingWindow: Duration.days(30),
+      policy: policy('records', ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey']),
+    });
+    new kms.Key(this, 'ApiMacKey', {
+      description: 'rights-ledger: derives the deployment secret (HMAC of API keys and content hashes)',
+      alias: aliases.mac,
+      keySpec: kms.KeySpec.HMAC_256,
+      keyUsage: kms.KeyUsage.GENERATE_VERIFY_MAC,
+      removalPolicy: RemovalPolicy.RETAIN,
+      pendingWindow: Duration.days(30),
+      policy: policy('mac', ['kms:GenerateMac']),
+    });
   }
 }

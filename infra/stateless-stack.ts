@@ -13,6 +13,7 @@ import { ENTRIES, type Entry } from '../functions/routes.ts';
 import { REVIEW_POLICIES, type ReviewPolicy } from '../pipeline/ports.ts';
 import { AthenaCatalog } from './athena-catalog.ts';
 import { apiBundling, PROJECT_ROOT, PUBLISH_ARCHITECTURE, publishBundling } from './lambda-bundling.ts';
+import { KMS_USERS, functionRoleName, type KmsUser } from './kms-names.ts';
 import { LedgerApi } from './ledger-api.ts';
 import { PUBLISHED_KEYS, type LedgerStorage } from './stateful-stack.ts';
 
@@ -90,10 +91,20 @@ export class StatelessStack extends Stack {
       NODE_OPTIONS: '--enable-source-maps',
     };
 
+    const kmsUser = (name: FunctionName): name is KmsUser => name in KMS_USERS;
     const make = (name: FunctionName): NodejsFunction => {
       const profile = PROFILES[name];
       const id = pascal(name);
+      // A fixed role name: the stateful stack's key policies name the roles that may use the keys.
+      const role = new iam.Role(this, `${id}Role`, {
+        roleName: functionRoleName(props.namePrefix, name),
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaBasicExecutionRole')],
+      });
+      // Only the functions that seal, open or hash know where the keys are; the publisher does not.
+      const keysEnv: Record<string, string> = kmsUser(name) ? { LEDGER_KMS_KEY_ID: storage.kmsAliases.records, LEDGER_KMS_MAC_KEY_ID: storage.kmsAliases.mac } : {};
       return new NodejsFunction(this, id, {
+        role,
         description: `rights-ledger ${name}`,
         entry: join(PROJECT_ROOT, 'functions', `${name}.ts`),
         handler: 'handler',
@@ -104,7 +115,7 @@ export class StatelessStack extends Stack {
         memorySize: profile.memorySize,
         timeout: profile.timeout,
         ...(profile.ephemeralStorageSize ? { ephemeralStorageSize: profile.ephemeralStorageSize } : {}),
-        environment,
+        environment: { ...environment, ...keysEnv },
         bundling: profile.bundling(),
         logGroup: new logs.LogGroup(this, `${id}Logs`, { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY }),
       });
@@ -117,6 +128,20 @@ export class StatelessStack extends Stack {
     functions['api-info'].addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
     for (const name of ['api-submit', 'api-records', 'api-keys'] as const) table.grantReadWriteData(functions[name]);
     table.grantReadData(functions.authorizer);
+    // KMS, by key alias (the keys live in the stateful stack; their policies also name these roles).
+    for (const [name, uses] of Object.entries(KMS_USERS) as Array<[KmsUser, (typeof KMS_USERS)[KmsUser]]>) {
+      for (const which of ['records', 'mac'] as const) {
+        const actions = [...uses[which]];
+        if (actions.length === 0) continue;
+        functions[name].addToRolePolicy(
+          new iam.PolicyStatement({
+            actions,
+            resources: [`arn:${this.partition}:kms:${this.region}:${this.account}:key/*`],
+            conditions: { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': storage.kmsAliases[which] } },
+          }),
+        );
+      }
+    }
     // Publishing reads the previous release, writes the new one, refreshes latest/ (deleting what left it) and lists.
     for (const name of ['api-publish', 'scheduled-publish'] as const) {
       const fn = functions[name];

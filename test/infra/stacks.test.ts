@@ -6,6 +6,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENTRIES, ROUTES } from '../../functions/routes.ts';
+import { KMS_USERS } from '../../infra/kms-names.ts';
 import { createLedger } from '../../infra/ledger.ts';
 import type { StatelessStack } from '../../infra/stateless-stack.ts';
 import { ATHENA_DATABASE, athenaColumns, historyTableName, latestTableName } from '../../schemas/athena.ts';
@@ -234,6 +235,74 @@ describe('stateless stack: functions', () => {
   });
   it('an API handler cannot write the bucket', () => {
     expect(roleStatementsOf(lambda('api-submit')).flatMap((s) => [s.Action].flat())).not.toContain('s3:PutObject');
+  });
+});
+
+describe('the KMS keys (issue 12: sealed storage)', () => {
+  const keyOf = (spec: string | undefined): Resource => resources(stateful, 'AWS::KMS::Key').find(([, r]) => r.Properties.KeySpec === spec)![1];
+  const records = () => keyOf(undefined);
+  const mac = () => keyOf('HMAC_256');
+  const statements = (key: Resource): any[] => key.Properties.KeyPolicy.Statement;
+  const actionsOf = (s: any): string[] => [s.Action].flat();
+  const CRYPTO = ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey', 'kms:GenerateMac', 'kms:ReEncrypt*', 'kms:CreateGrant', 'kms:*'];
+  const roleArnOf = (name: string) => `arn:aws:iam::123456789012:role/rights-ledger-${name}`;
+  const kmsActionsOf = (name: string) => roleStatementsOf(lambda(name)).flatMap((s) => [s.Action].flat()).filter((a: string) => a.startsWith('kms:'));
+  /** Key-policy actions allowed to a role, by ARN. */
+  const allowedTo = (key: Resource, name: string) =>
+    statements(key)
+      .filter((s) => s.Effect === 'Allow' && [s.Condition?.ArnEquals?.['aws:PrincipalArn']].flat().some((a: any) => a !== undefined && JSON.stringify(a).includes(`role/rights-ledger-${name}"`)))
+      .flatMap(actionsOf);
+
+  it('the stateful stack has two customer-managed keys: a symmetric KEK and an HMAC key', () => {
+    expect(resources(stateful, 'AWS::KMS::Key')).toHaveLength(2);
+    expect(mac().Properties.KeyUsage).toBe('GENERATE_VERIFY_MAC');
+  });
+  it('both are retained when the stack goes (losing them loses the restricted data)', () => {
+    for (const key of [records(), mac()]) expect(key.DeletionPolicy).toBe('Retain');
+  });
+  it('the KEK is rotated by KMS (older backing keys still decrypt)', () => {
+    expect(records().Properties.EnableKeyRotation).toBe(true);
+  });
+  it('the account administers the keys but cannot use them through the key policy', () => {
+    for (const key of [records(), mac()]) {
+      const admin = statements(key).filter((s) => !s.Condition);
+      expect(admin.length).toBeGreaterThan(0);
+      for (const s of admin) expect(actionsOf(s).filter((a) => CRYPTO.includes(a) || a === 'kms:*')).toEqual([]);
+    }
+  });
+  it('the key policies let exactly the functions of KMS_USERS use the keys, each for what it needs', () => {
+    for (const [name, uses] of Object.entries(KMS_USERS)) {
+      expect(allowedTo(records(), name).sort(), name).toEqual([...uses.records].sort());
+      expect(allowedTo(mac(), name).sort(), name).toEqual([...uses.mac].sort());
+    }
+  });
+  it('the key policies give the publisher (and GET /, /health) nothing', () => {
+    for (const name of ['api-publish', 'scheduled-publish', 'api-info']) {
+      for (const key of [records(), mac()]) expect(allowedTo(key, name), name).toEqual([]);
+    }
+  });
+  it('the publisher has no KMS permission at all in its role, and is not told where the keys are', () => {
+    for (const name of ['api-publish', 'scheduled-publish']) {
+      expect(kmsActionsOf(name), name).toEqual([]);
+      expect(lambda(name).Properties.Environment.Variables, name).not.toHaveProperty('LEDGER_KMS_KEY_ID');
+      expect(lambda(name).Properties.Environment.Variables, name).not.toHaveProperty('LEDGER_KMS_MAC_KEY_ID');
+    }
+  });
+  it('each function that seals, opens or hashes gets exactly its KMS actions, on the keys by alias', () => {
+    for (const [name, uses] of Object.entries(KMS_USERS)) {
+      expect(kmsActionsOf(name).sort(), name).toEqual([...uses.records, ...uses.mac].sort());
+      expect(lambda(name).Properties.Environment.Variables).toMatchObject({ LEDGER_KMS_KEY_ID: 'alias/rights-ledger-records', LEDGER_KMS_MAC_KEY_ID: 'alias/rights-ledger-api-mac' });
+    }
+  });
+  it("the roles the key policies name are the functions' roles", () => {
+    const roles = Object.fromEntries(resources(template, 'AWS::IAM::Role').map(([id, r]) => [id, r.Properties.RoleName]));
+    for (const name of Object.keys(KMS_USERS)) {
+      const roleName = roles[lambda(name).Properties.Role['Fn::GetAtt'][0]];
+      expect(roleArnOf(name)).toBe(`arn:aws:iam::123456789012:role/${roleName}`);
+    }
+  });
+  it('API handlers other than those cannot call KMS', () => {
+    expect(kmsActionsOf('api-info')).toEqual([]);
   });
 });
 
