@@ -11,7 +11,9 @@ import { randomBytes } from 'node:crypto';
 import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { startApiServer } from '../local/api-server.ts';
 import { ingestRecords } from '../pipeline/ingest-records.ts';
+import { canonicalJson, sha256Hex } from '../pipeline/canonical.ts';
 import { registerBootstrapKey } from '../pipeline/manage-keys.ts';
+import type { RecordSealer } from '../pipeline/sealing.ts';
 import { systemClock, type Principal, type RecordStore } from '../pipeline/ports.ts';
 import { documentClient, keys } from '../storage/dynamodb-table.ts';
 import type { SubmitResult } from '../schemas/api.ts';
@@ -35,6 +37,8 @@ export interface IngestBenchResult {
   ratios: { directPerRecord: number; directPerItem: number; httpPerRecord: number; httpPerItem: number };
   referenceItemsPerSecond: number;
   directRecordsPerSecond: number;
+  /** ingestRecords with sealing on (the deployment's sealer) and off (contents stored as sent, bare SHA-256), same run. */
+  sealing: { onRecordsPerSecond: number; offRecordsPerSecond: number; ratio: number; cpuOnlyRatio: number };
   httpRecordsPerSecond: number;
 }
 
@@ -59,11 +63,18 @@ async function batchGetHeads(ctxDynamo: Parameters<typeof documentClient>[0], ta
   return performance.now() - t0;
 }
 
+/** Sealing OFF, for the comparison only: contents stored as sent, hashes bare SHA-256 (what the store did before issue 12). */
+const NO_SEALING: RecordSealer = {
+  seal: async (_ref, content) => content,
+  reveal: async (_ref, content) => content,
+  contentMac: async (content) => sha256Hex(canonicalJson(content)),
+};
+
 /** ingestRecords over `records` in batches; checks every record got `expect`. Returns ms. */
-async function ingestAll(records: ReadonlyArray<unknown>, batch: number, store: RecordStore, expect: 'created' | 'unchanged'): Promise<number> {
+async function ingestAll(records: ReadonlyArray<unknown>, batch: number, store: RecordStore, expect: 'created' | 'unchanged', sealer?: RecordSealer): Promise<number> {
   const t0 = performance.now();
   for (const chunk of batches(records, batch)) {
-    const out = await ingestRecords(chunk, EDITOR, { records: store, clock: systemClock });
+    const out = await ingestRecords(chunk, EDITOR, { records: store, clock: systemClock, sealer });
     checkResult(out, chunk.length, expect);
   }
   return performance.now() - t0;
@@ -91,6 +102,8 @@ export async function runIngestBench(endpoints: Endpoints, opts: IngestBenchOpti
   // the pipeline's own CPU cost (validation, hashing, reference checks) with no database at all.
   const memory = new MemoryRecordStore();
   const cpuMs = await ingestAll(records, batch, memory, 'created');
+  // The same with sealing off: what sealing costs in CPU alone, without the database's noise.
+  const cpuPlainMs = await ingestAll(records, batch, new MemoryRecordStore(), 'created', NO_SEALING);
   const heads = [...memory.heads.values()];
   const revById = new Map(memory.revisions.map((r) => [r.id, r]));
   // The items our store writes per record (head, revision, listing entry), taken from its own transaction.
@@ -126,8 +139,8 @@ export async function runIngestBench(endpoints: Endpoints, opts: IngestBenchOpti
   // Every phase runs once per round on fresh tables; round 2 runs the phases in the reverse order, so
   // each is measured once early and once late. The table reports the best round of each (the one least
   // disturbed by anything else on the machine) and every round's figure beside it.
-  type Phase = 'ref1' | 'ref2' | 'direct' | 'resubmitDirect' | 'readRef' | 'http' | 'resubmitHttp';
-  const samples: Record<Phase, number[]> = { ref1: [], ref2: [], direct: [], resubmitDirect: [], readRef: [], http: [], resubmitHttp: [] };
+  type Phase = 'ref1' | 'ref2' | 'direct' | 'resubmitDirect' | 'readRef' | 'http' | 'resubmitHttp' | 'unsealed';
+  const samples: Record<Phase, number[]> = { ref1: [], ref2: [], direct: [], resubmitDirect: [], readRef: [], http: [], resubmitHttp: [], unsealed: [] };
   const storeStats: Array<{ create: string; resubmit: string }> = [];
   const tag = (round: number) => `ingest [round ${round + 1}/${rounds}]`;
 
@@ -148,7 +161,8 @@ export async function runIngestBench(endpoints: Endpoints, opts: IngestBenchOpti
     const direct = await benchContext(endpoints, 'direct');
     try {
       const timed = new TimedRecordStore(direct.ctx.records);
-      const ms = await ingestAll(records, batch, timed, 'created');
+      // Sealing ON: the deployment's sealer (AES-256-GCM envelopes, HMAC content hashes).
+      const ms = await ingestAll(records, batch, timed, 'created', direct.ctx.sealer);
       samples.direct.push(ms);
       log(`${tag(round)}: OURS ingestRecords direct: ${fmt(ms)} ms (${fmt(rate(n, ms))} records/s); store calls: ${timed.summary()}`);
       if (round === 0) {
@@ -166,7 +180,7 @@ export async function runIngestBench(endpoints: Endpoints, opts: IngestBenchOpti
         log(`${tag(round)}: size check: the stored items of 3 records ${storedBytes} B vs the same items built for the reference ${builtBytes} B`);
       }
       const timedAgain = new TimedRecordStore(direct.ctx.records);
-      const again = await ingestAll(records, batch, timedAgain, 'unchanged');
+      const again = await ingestAll(records, batch, timedAgain, 'unchanged', direct.ctx.sealer);
       samples.resubmitDirect.push(again);
       storeStats.push({ create: timed.summary(), resubmit: timedAgain.summary() });
       log(`${tag(round)}: OURS resubmission direct (all unchanged): ${fmt(again)} ms (${fmt(rate(n, again))} records/s); store calls: ${timedAgain.summary()}`);
@@ -175,6 +189,18 @@ export async function runIngestBench(endpoints: Endpoints, opts: IngestBenchOpti
       log(`${tag(round)}: REFERENCE BatchGetItem (consistent) of the ${n} heads: ${fmt(reads)} ms (${fmt(rate(n, reads))} items/s)`);
     } finally {
       await direct.dispose();
+    }
+  };
+
+  // (a′) the same with sealing OFF, on its own fresh table: what sealing costs is (a) against this.
+  const unsealedGroup = async (round: number) => {
+    const plain = await benchContext(endpoints, 'unsealed');
+    try {
+      const ms = await ingestAll(records, batch, plain.ctx.records, 'created', NO_SEALING);
+      samples.unsealed.push(ms);
+      log(`${tag(round)}: OURS ingestRecords direct, sealing OFF: ${fmt(ms)} ms (${fmt(rate(n, ms))} records/s)`);
+    } finally {
+      await plain.dispose();
     }
   };
 
@@ -213,7 +239,7 @@ export async function runIngestBench(endpoints: Endpoints, opts: IngestBenchOpti
     }
   };
 
-  const order: Array<(round: number) => Promise<void>> = [(r) => reference(r, 'ref1'), (r) => reference(r, 'ref2'), directGroup, httpGroup];
+  const order: Array<(round: number) => Promise<void>> = [(r) => reference(r, 'ref1'), (r) => reference(r, 'ref2'), directGroup, unsealedGroup, httpGroup];
   for (let round = 0; round < rounds; round++) {
     for (const phase of round % 2 === 0 ? order : [...order].reverse()) await phase(round);
   }
@@ -239,7 +265,8 @@ export async function runIngestBench(endpoints: Endpoints, opts: IngestBenchOpti
   };
   rows.push(row('REFERENCE BatchWriteItem, 1 item/record', 'ref1', 1, false));
   rows.push(row(`  (same bytes as ${fmt(itemsPerRecord, 1)} items: the exact items)`, 'ref2', itemsPerRecord));
-  rows.push(row('OURS (a) ingestRecords direct', 'direct', itemsPerRecord));
+  rows.push(row('OURS (a) ingestRecords direct (sealing on)', 'direct', itemsPerRecord));
+  rows.push(row("OURS (a') the same, sealing OFF", 'unsealed', itemsPerRecord));
   rows.push(row('OURS (b) HTTP POST /records, NDJSON ×1000', 'http', itemsPerRecord));
   rows.push(row('OURS resubmit direct (unchanged, reads only)', 'resubmitDirect', 0));
   rows.push(row('OURS resubmit HTTP (unchanged, reads only)', 'resubmitHttp', 0));
@@ -262,6 +289,7 @@ export async function runIngestBench(endpoints: Endpoints, opts: IngestBenchOpti
     table(['phase', 'records', 'seconds', 'records/s', 'items/s', 'ratio/rec', 'ratio/item', 'records/s per round'], rows),
     `ratio/rec = ours records/s ÷ reference records/s (${fmt(refRate)}/s, 1 item per record of the same bytes as our ${fmt(itemsPerRecord, 1)});`,
     `ratio/item = ours items written/s ÷ reference items/s (ours writes ${fmt(itemsPerRecord, 1)} items per record, in one transaction).`,
+    `Sealing: ingestRecords with sealing on ÷ off = ${(best('unsealed') / best('direct')).toFixed(2)} on DynamoDB Local (records/s, best rounds; target ≥ 0.9); in CPU alone (in-memory store) ${(cpuPlainMs / cpuMs).toFixed(2)} (${fmt(rate(n, cpuMs))} vs ${fmt(rate(n, cpuPlainMs))} records/s).`,
     `Resubmission vs the reads reference (${fmt(readRate)} heads/s): direct ${(rate(n, best('resubmitDirect')) / readRate).toFixed(2)}, HTTP ${(rate(n, best('resubmitHttp')) / readRate).toFixed(2)} (ours ÷ reference records/s).`,
     `Store calls in the best direct round (mean latencies overlap: 16 in flight): create: ${storeStats[bestDirectRound]!.create}; resubmit: ${storeStats[bestDirectRound]!.resubmit}.`,
   ].join('\n');
@@ -276,6 +304,7 @@ export async function runIngestBench(endpoints: Endpoints, opts: IngestBenchOpti
     },
     referenceItemsPerSecond: refRate,
     directRecordsPerSecond: rate(n, best('direct')),
+    sealing: { onRecordsPerSecond: rate(n, best('direct')), offRecordsPerSecond: rate(n, best('unsealed')), ratio: best('unsealed') / best('direct'), cpuOnlyRatio: cpuPlainMs / cpuMs },
     httpRecordsPerSecond: rate(n, best('http')),
   };
 }
