@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,6 +68,11 @@ describe('npm start', () => {
     expect(first.out()).toContain('59 records accepted');
     expect(first.out()).toContain(`catalog: ${bucket}/catalog.json`);
     expect(first.out()).toContain('duckdb -c');
+    // The master key: made in the data folder, owner-only, and said where it is.
+    const masterKey = join(env.LEDGER_DATA_DIR, 'master.key');
+    expect((await stat(masterKey)).mode & 0o777).toBe(0o600);
+    expect(first.out()).toContain(`master key: ${masterKey} (made now, mode 0600)`);
+    expect(first.out()).toContain('firewall port');
     expect(await (await fetch(`${api}/`)).json()).toEqual({ name: 'rights-ledger', version: '0.1.0', public_base_url: bucket, catalog_url: `${bucket}/catalog.json` });
     const catalog = (await (await fetch(`${bucket}/catalog.json`)).json()) as { versions: Array<{ record_counts: Record<string, number> }> };
     expect(catalog.versions).toHaveLength(1);
