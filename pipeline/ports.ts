@@ -311,6 +311,12 @@ export interface BuildInput {
   /** Where parts go: `tables/<table>/part-NNNNN.parquet` and `json/<table>.ndjson.gz`. */
   outDir: string;
   partRows: number;
+  /**
+   * Rows sorted at a time (default 16,384, also the Parquet row-group size): a table is written as
+   * sorted chunks of this many rows, then joined into its parts in order, so memory follows the
+   * chunk, not the table.
+   */
+  chunkRows?: number;
   /** Share of a table's rows (0..1) that may vanish without matching retractions. */
   maxDropShare: number;
 }

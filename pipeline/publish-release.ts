@@ -35,6 +35,8 @@ export interface PublishOptions {
   scanSegments?: number;
   /** Rows per Parquet part before a table is split (default 1,000,000). */
   partRows?: number;
+  /** Rows sorted at a time when a table is written (BuildInput.chunkRows). */
+  chunkRows?: number;
   /** Where the work folder goes (default: the OS temp dir; /tmp on Lambda). */
   workDir?: string;
   onProgress?: (message: string) => void;
@@ -147,7 +149,7 @@ async function publishHeld(deps: PublishDeps, opts: PublishOptions, lease: Publi
     const builder = await deps.openReleaseBuilder({ tempDirectory: dirs.duck });
     let built;
     try {
-      built = await builder.build({ version, full, carryPrevious: committed?.rules === RELEASE_RULES, previous: parts, changesDir: dirs.changes, outDir: dirs.release, partRows: opts.partRows ?? 1_000_000, maxDropShare: opts.maxDropShare ?? 0.01 });
+      built = await builder.build({ version, full, carryPrevious: committed?.rules === RELEASE_RULES, previous: parts, changesDir: dirs.changes, outDir: dirs.release, partRows: opts.partRows ?? 1_000_000, chunkRows: opts.chunkRows, maxDropShare: opts.maxDropShare ?? 0.01 });
     } finally {
       await builder.close();
     }

@@ -1,6 +1,9 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { gzipFileInMembers } from '../pipeline/gzip-members.ts';
 import type { BuildInput, BuildResult, BuiltTable, ReleaseBuilder } from '../pipeline/ports.ts';
 import { REFERENCE_FIELDS, RECORD_KINDS, type RecordKind } from '../schemas/records.ts';
 import { KIND_TABLE, TABLES, duckType, type Column, type TableName } from '../schemas/tables.ts';
@@ -23,6 +26,8 @@ export function dependencyOrder(): RecordKind[] {
 
 const RECORD_TABLES = dependencyOrder().map((k) => KIND_TABLE[k]);
 const ACTORS: TableName = 'event_actors';
+/** Rows sorted at a time, and the Parquet row-group size (BuildInput.chunkRows). */
+export const CHUNK_ROWS = 16_384;
 
 const typed = (c: Pick<Column, 'name' | 'type'>) => `${q(c.name)}: ${lit(duckType(c.type))}`;
 const columnsOf = (t: TableName) => TABLES[t].columns;
@@ -52,28 +57,68 @@ function nestedSelect(t: TableName, kind: RecordKind | undefined): string {
   return fields.join(', ');
 }
 
+/** A range of a table's rows in key order: from `from` (inclusive; none: the start) to `to` (exclusive; none: the end). */
+interface Chunk {
+  from?: unknown[];
+  to?: unknown[];
+  part: number;
+  rows: number;
+}
+
+const sqlValue = (v: unknown) => (typeof v === 'string' ? lit(v) : String(v));
+/** (k1, k2) >= (b1, b2), spelled out: k1 > b1 OR (k1 = b1 AND k2 >= b2). */
+function atLeast(keys: string[], bound: unknown[], i = 0): string {
+  const k = q(keys[i]!);
+  const v = sqlValue(bound[i]);
+  return i === keys.length - 1 ? `${k} >= ${v}` : `(${k} > ${v} OR (${k} = ${v} AND ${atLeast(keys, bound, i + 1)}))`;
+}
+/** The chunk's rows, as a condition on `keys` (the table's order keys, or columns holding the same values). */
+function inRange(chunk: Chunk, keys: string[]): string {
+  return [chunk.from ? atLeast(keys, chunk.from) : 'true', ...(chunk.to ? [`NOT ${atLeast(keys, chunk.to)}`] : [])].join(' AND ');
+}
+
+/** The columns a table's rows are ordered (and its parts cut) by. */
+const ORDER_KEYS: Partial<Record<TableName, string[]>> = { event_actors: ['event_id', '__pos'], changes: ['table_name', 'id'] };
+const orderKeys = (t: TableName) => ORDER_KEYS[t] ?? ['id'];
+
 /**
  * Builds a release in DuckDB (PUBLISHING.md "Consistency and failure", "Cost"): the previous release's
  * Parquet minus the changed and retracted ids, plus the changed records' public rows; a changed record
  * whose references are not all in the release is deferred (kept at its previous revision, or held
- * back); `changes` is the diff; the reference and drop gates run over the whole new release. Every
- * table streams through DuckDB under a memory limit, spilling to a temp directory: nothing per record
- * is held in JavaScript.
+ * back); `changes` is the diff; the reference and drop gates run over the whole new release.
+ *
+ * Memory stays bounded whatever the number of records: only the changes are tables (in a database file
+ * in the work folder, under a memory limit, spilling to a temp directory). The new tables are views over
+ * the previous release's Parquet and those changes, streamed once per output file; a table is sorted
+ * by its key when written, which DuckDB does out of core. Nothing per record is held in JavaScript.
+ * The gzip NDJSON is written plain by DuckDB and compressed in parallel gzip members while DuckDB goes
+ * on with the next table.
  */
 export class DuckDbReleaseBuilder implements ReleaseBuilder {
+  /** The compression of the NDJSON files written so far, one after the other. */
+  private compressing: Promise<void> = Promise.resolve();
+
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly db: DuckDBConnection,
+    private readonly scratch: string,
+    private readonly ownScratch: boolean,
   ) {}
 
   static async open(opts: { memoryLimit?: string; tempDirectory?: string; threads?: number } = {}): Promise<DuckDbReleaseBuilder> {
-    const instance = await DuckDBInstance.create(':memory:', {
+    const ownScratch = !opts.tempDirectory;
+    const scratch = opts.tempDirectory ?? (await mkdtemp(join(tmpdir(), 'ledger-build-')));
+    await mkdir(scratch, { recursive: true });
+    for (const f of ['build.duckdb', 'build.duckdb.wal']) await rm(join(scratch, f), { force: true });
+    // A database file, not memory: what the build materialises can leave the buffer pool.
+    const instance = await DuckDBInstance.create(join(scratch, 'build.duckdb'), {
       memory_limit: opts.memoryLimit ?? '1GB',
-      ...(opts.tempDirectory ? { temp_directory: opts.tempDirectory } : {}),
+      temp_directory: join(scratch, 'spill'),
       ...(opts.threads ? { threads: String(opts.threads) } : {}),
-      preserve_insertion_order: 'false',
+      // Parts are ordered scans of sorted chunk files: that order must hold.
+      preserve_insertion_order: 'true',
     });
-    return new DuckDbReleaseBuilder(instance, await instance.connect());
+    return new DuckDbReleaseBuilder(instance, await instance.connect(), scratch, ownScratch);
   }
 
   private async rows(sql: string): Promise<Record<string, unknown>[]> {
@@ -84,7 +129,7 @@ export class DuckDbReleaseBuilder implements ReleaseBuilder {
   private async loadPrevious(t: TableName, parts: string[] | undefined): Promise<void> {
     const cols = columnsOf(t);
     if (!parts || parts.length === 0) {
-      await this.db.run(`CREATE OR REPLACE TEMP TABLE ${q(`prev_${t}`)} AS SELECT ${cols.map((c) => `NULL::${duckType(c.type)} AS ${q(c.name)}`).join(', ')}${t === ACTORS ? ', NULL::BIGINT AS __pos' : ''} WHERE false`);
+      await this.db.run(`CREATE OR REPLACE TABLE ${q(`prev_${t}`)} AS SELECT ${cols.map((c) => `NULL::${duckType(c.type)} AS ${q(c.name)}`).join(', ')}${t === ACTORS ? ', NULL::BIGINT AS __pos' : ''} WHERE false`);
       return;
     }
     const present = new Set((await this.rows(`DESCRIBE SELECT * FROM read_parquet(${lit(parts[0]!)})`)).map((r) => r.column_name as string));
@@ -92,7 +137,7 @@ export class DuckDbReleaseBuilder implements ReleaseBuilder {
     // An actor's position: the order of its rows in the previous release (part by part), which is the
     // order they were submitted in.
     const union = parts.map((p, i) => `SELECT ${select}${t === ACTORS ? `, (${i}::BIGINT << 40) + file_row_number AS __pos` : ''} FROM read_parquet(${lit(p)}${t === ACTORS ? ', file_row_number = true' : ''})`).join(' UNION ALL ');
-    await this.db.run(`CREATE OR REPLACE TEMP VIEW ${q(`prev_${t}`)} AS SELECT * FROM (${union})`);
+    await this.db.run(`CREATE OR REPLACE VIEW ${q(`prev_${t}`)} AS SELECT * FROM (${union})`);
   }
 
   private readRows(path: string, cols: ReadonlyArray<Pick<Column, 'name' | 'type'>>): string {
@@ -100,13 +145,24 @@ export class DuckDbReleaseBuilder implements ReleaseBuilder {
   }
 
   async build(input: BuildInput): Promise<BuildResult> {
+    // One transaction, never committed: the database file is scratch, and a commit per statement
+    // (a WAL write and sync each) made small builds slower by a third.
+    await this.db.run('BEGIN TRANSACTION');
     const { changesDir, version } = input;
-    await this.db.run(`CREATE OR REPLACE TEMP TABLE touched AS SELECT * FROM ${this.readRows(join(changesDir, 'touched.ndjson'), [
+    await this.db.run(`CREATE OR REPLACE TABLE touched AS SELECT * FROM ${this.readRows(join(changesDir, 'touched.ndjson'), [
       { name: 'id', type: 'string' },
       { name: 'table_name', type: 'string' },
       { name: 'reason', type: 'string' },
     ])}`);
     for (const t of [...RECORD_TABLES, ACTORS]) await this.loadPrevious(t, input.previous?.[t]);
+
+    // Which previous rows stay: incrementally, those of untouched ids (and of deferred ones, when the
+    // previous rows may be carried); in a full rebuild only deferred ones, when they may be carried.
+    const keepPrevious = (t: TableName, id: string) => {
+      const deferred = `${id} IN (SELECT id FROM ${q(`bad_${t}`)})`;
+      if (input.full) return input.carryPrevious ? deferred : 'false';
+      return `${id} NOT IN (SELECT id FROM touched)${input.carryPrevious ? ` OR ${deferred}` : ''}`;
+    };
 
     // Changed rows, then deferral, table by table in dependency order: a record is checked against the
     // final tables of the kinds it refers to, which are complete by then.
@@ -114,36 +170,37 @@ export class DuckDbReleaseBuilder implements ReleaseBuilder {
     for (const t of RECORD_TABLES) {
       const kind = TABLES[t].kind!;
       const cols = columnsOf(t);
-      await this.db.run(`CREATE OR REPLACE TEMP TABLE ${q(`changed_${t}`)} AS SELECT * FROM ${this.readRows(join(changesDir, `${t}.ndjson`), cols)}`);
+      await this.db.run(`CREATE OR REPLACE TABLE ${q(`changed_${t}`)} AS SELECT * FROM ${this.readRows(join(changesDir, `${t}.ndjson`), cols)}`);
       const checks = REFERENCE_FIELDS[kind].map((ref) => {
         const target = `final_${KIND_TABLE[ref.target]}`;
         const refs = ref.many ? `SELECT id, unnest(${q(ref.field)}) AS ref FROM ${q(`changed_${t}`)}` : `SELECT id, ${q(ref.field)} AS ref FROM ${q(`changed_${t}`)} WHERE ${q(ref.field)} IS NOT NULL`;
         return `SELECT r.id, ${lit(`${ref.field}: ${ref.target} "`)} || r.ref || '" is not in this release yet (not approved, or deferred itself)' AS reason FROM (${refs}) r ANTI JOIN ${q(target)} x ON r.ref = x.id`;
       });
       await this.db.run(
-        `CREATE OR REPLACE TEMP TABLE ${q(`bad_${t}`)} AS ${checks.length > 0 ? `SELECT id, min(reason) AS reason FROM (${checks.join(' UNION ALL ')}) GROUP BY id` : 'SELECT NULL::VARCHAR AS id, NULL::VARCHAR AS reason WHERE false'}`,
+        `CREATE OR REPLACE TABLE ${q(`bad_${t}`)} AS ${checks.length > 0 ? `SELECT id, min(reason) AS reason FROM (${checks.join(' UNION ALL ')}) GROUP BY id` : 'SELECT NULL::VARCHAR AS id, NULL::VARCHAR AS reason WHERE false'}`,
       );
-      const deferredKeepPrevious = input.carryPrevious ? ` OR id IN (SELECT id FROM ${q(`bad_${t}`)})` : '';
-      const keepPrevious = input.full ? (input.carryPrevious ? `id IN (SELECT id FROM ${q(`bad_${t}`)})` : 'false') : `id NOT IN (SELECT id FROM touched)${deferredKeepPrevious}`;
+      // The previous rows of the touched ids: few, so a table (in a full rebuild: all of them, so a view).
+      await this.db.run(`CREATE OR REPLACE ${input.full ? 'VIEW' : 'TABLE'} ${q(`prev_touched_${t}`)} AS SELECT * FROM ${q(`prev_${t}`)} WHERE id IN (SELECT id FROM touched)`);
       const fresh = cols.map((c) => (c.name === 'first_published' ? `coalesce(p.first_published, ${lit(version)}) AS first_published` : `c.${q(c.name)}`)).join(', ');
       await this.db.run(
-        `CREATE OR REPLACE TEMP TABLE ${q(`final_${t}`)} AS SELECT *, row_number() OVER (ORDER BY id) AS __rn FROM (
-           SELECT ${fresh}, 'new' AS __src FROM ${q(`changed_${t}`)} c LEFT JOIN ${q(`prev_${t}`)} p ON p.id = c.id WHERE c.id NOT IN (SELECT id FROM ${q(`bad_${t}`)})
-           UNION ALL SELECT ${columnList(t)}, 'prev' AS __src FROM ${q(`prev_${t}`)} WHERE ${keepPrevious})`,
+        `CREATE OR REPLACE TABLE ${q(`new_${t}`)} AS SELECT ${fresh} FROM ${q(`changed_${t}`)} c LEFT JOIN ${q(`prev_touched_${t}`)} p ON p.id = c.id WHERE c.id NOT IN (SELECT id FROM ${q(`bad_${t}`)})`,
       );
+      await this.db.run(`CREATE OR REPLACE VIEW ${q(`final_${t}`)} AS SELECT * FROM ${q(`new_${t}`)} UNION ALL SELECT ${columnList(t)} FROM ${q(`prev_${t}`)} WHERE ${keepPrevious(t, 'id')}`);
       for (const r of await this.rows(`SELECT id, reason FROM ${q(`bad_${t}`)} ORDER BY id`)) deferred.push({ id: r.id as string, reason: r.reason as string });
     }
 
-    // Actors follow their event: from the changed rows for a new event row, from the previous release otherwise.
+    // Actors follow their event: from the changed rows for an event published at its new row, from the
+    // previous release for an event kept at its previous row.
     const actorCols = [...columnsOf(ACTORS), { name: '__pos', type: 'integer' as const }];
+    await this.db.run(`CREATE OR REPLACE TABLE changed_event_actors AS SELECT * FROM ${this.readRows(join(changesDir, `${ACTORS}.ndjson`), actorCols)}`);
     await this.db.run(
-      `CREATE OR REPLACE TEMP TABLE final_event_actors AS SELECT *, row_number() OVER (ORDER BY event_id, __pos) AS __rn FROM (
-         SELECT ${columnList(ACTORS, 'a.')}, a.__pos FROM ${this.readRows(join(changesDir, `${ACTORS}.ndjson`), actorCols)} a JOIN final_events e ON e.id = a.event_id AND e.__src = 'new'
-         UNION ALL SELECT ${columnList(ACTORS, 'a.')}, a.__pos FROM prev_event_actors a JOIN final_events e ON e.id = a.event_id AND e.__src = 'prev')`,
+      `CREATE OR REPLACE VIEW final_event_actors AS
+         SELECT ${columnList(ACTORS)}, __pos FROM changed_event_actors WHERE event_id NOT IN (SELECT id FROM bad_events)
+         UNION ALL SELECT ${columnList(ACTORS)}, __pos FROM prev_event_actors WHERE ${keepPrevious('events', 'event_id')}`,
     );
 
     deferred.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const problems = await this.qualityGates(input.maxDropShare);
+    const problems = await this.qualityGates(input.maxDropShare, input.full);
     const tollRows = await this.rows(
       `SELECT claimant, qualifier, coalesce(value_best, value_low, value_high) AS value, period_start::VARCHAR AS ps, period_end::VARCHAR AS pe FROM final_claims
        WHERE metric = 'killed' AND population = 'all' AND area_admin1 IS NULL AND coalesce(value_best, value_low, value_high) IS NOT NULL ORDER BY id LIMIT 40`,
@@ -156,20 +213,20 @@ export class DuckDbReleaseBuilder implements ReleaseBuilder {
     }));
     if (problems.length > 0) return { tables: {}, changes: { add: 0, modify: 0, delete: 0 }, deferred, added: [], problems, tolls };
 
-    // The diff. Incrementally only touched ids can differ; a full rebuild compares every row.
+    // The diff. Incrementally only touched ids can differ: the new rows and the previous rows kept for
+    // touched ids (deferred), against the previous rows of touched ids. A full rebuild compares every row.
     const diffs = RECORD_TABLES.map((t) => {
-      const only = input.full ? '' : ' WHERE id IN (SELECT id FROM touched)';
+      const before = input.full ? `prev_${t}` : `prev_touched_${t}`;
+      const after = `SELECT * FROM ${q(`new_${t}`)} UNION ALL SELECT ${columnList(t)} FROM ${q(before)} WHERE ${keepPrevious(t, 'id')}`;
       const differs = columnsOf(t).map((c) => `f.${q(c.name)} IS DISTINCT FROM p.${q(c.name)}`).join(' OR ');
       return `SELECT CASE WHEN p.id IS NULL THEN 'add' WHEN f.id IS NULL THEN 'delete' ELSE 'modify' END AS op, ${lit(t)} AS table_name, coalesce(f.id, p.id) AS id,
                 f.revision AS revision, p.revision AS previous_revision, CASE WHEN f.id IS NULL THEN tr.reason END AS reason
-              FROM (SELECT * FROM ${q(`final_${t}`)}${only}) f FULL OUTER JOIN (SELECT * FROM ${q(`prev_${t}`)}${only}) p ON f.id = p.id
+              FROM (${after}) f FULL OUTER JOIN ${q(before)} p ON f.id = p.id
               LEFT JOIN (SELECT * FROM touched WHERE reason IS NOT NULL) tr ON tr.id = coalesce(f.id, p.id)
               WHERE f.id IS NULL OR p.id IS NULL OR ${differs}`;
     });
     const changeCols = columnsOf('changes');
-    await this.db.run(
-      `CREATE OR REPLACE TEMP TABLE final_changes AS SELECT ${changeCols.map((c) => `${q(c.name)}::${duckType(c.type)} AS ${q(c.name)}`).join(', ')}, row_number() OVER (ORDER BY table_name, id) AS __rn FROM (${diffs.join(' UNION ALL ')})`,
-    );
+    await this.db.run(`CREATE OR REPLACE TABLE final_changes AS SELECT ${changeCols.map((c) => `${q(c.name)}::${duckType(c.type)} AS ${q(c.name)}`).join(', ')} FROM (${diffs.join(' UNION ALL ')})`);
     const counts = { add: 0, modify: 0, delete: 0 };
     for (const r of await this.rows('SELECT op, count(*) AS n FROM final_changes GROUP BY op')) counts[r.op as keyof typeof counts] = Number(r.n);
     const added = (await this.rows(`SELECT id FROM final_changes WHERE op = 'add' ORDER BY id`)).map((r) => r.id as string);
@@ -177,13 +234,15 @@ export class DuckDbReleaseBuilder implements ReleaseBuilder {
     const tables: Record<string, BuiltTable> = {};
     if (counts.add + counts.modify + counts.delete > 0) {
       await mkdir(join(input.outDir, 'json'), { recursive: true });
+      await mkdir(join(this.scratch, 'json'), { recursive: true });
       for (const t of [...RECORD_TABLES, ACTORS, 'changes' as const]) tables[t] = await this.writeTable(t, input);
+      await this.compressing;
     }
     return { tables, changes: counts, deferred, added, problems, tolls };
   }
 
   /** What waiting cannot fix, over the whole new release: dangling references (retractions) and unexplained drops. */
-  private async qualityGates(maxDropShare: number): Promise<BuildResult['problems']> {
+  private async qualityGates(maxDropShare: number, full: boolean): Promise<BuildResult['problems']> {
     const problems: BuildResult['problems'] = [];
     const LIMIT = 1000;
     for (const t of RECORD_TABLES) {
@@ -205,7 +264,7 @@ export class DuckDbReleaseBuilder implements ReleaseBuilder {
       }
       const [drop] = await this.rows(
         `SELECT (SELECT count(*) FROM ${q(`prev_${t}`)}) AS before,
-                (SELECT count(*) FROM ${q(`prev_${t}`)} p WHERE p.id NOT IN (SELECT id FROM ${q(`final_${t}`)}) AND p.id NOT IN (SELECT id FROM touched WHERE reason IS NOT NULL)) AS gone`,
+                (SELECT count(*) FROM ${q(full ? `prev_${t}` : `prev_touched_${t}`)} p WHERE p.id NOT IN (SELECT id FROM ${q(`final_${t}`)}) AND p.id NOT IN (SELECT id FROM touched WHERE reason IS NOT NULL)) AS gone`,
       );
       const before = Number(drop!.before);
       const gone = Number(drop!.gone);
@@ -216,35 +275,89 @@ export class DuckDbReleaseBuilder implements ReleaseBuilder {
     return problems;
   }
 
-  /** Parquet parts of at most partRows rows in the table's order, and the gzip NDJSON in nested shape. */
+  /**
+   * Cuts a table into chunks of at most `chunkRows` rows and parts of at most `partRows`, in key
+   * order: only the keys are numbered (a narrow window), never whole rows. A chunk is the range of
+   * keys from its first row's up to the next chunk's; `part` is the index of the part it belongs to.
+   */
+  private async chunks(source: string, t: TableName, chunkRows: number, partRows: number): Promise<Chunk[]> {
+    const keys = orderKeys(t);
+    const keyList = keys.map(q).join(', ');
+    const starts = await this.rows(
+      `SELECT ${keyList}, __rn FROM (SELECT ${keyList}, row_number() OVER (ORDER BY ${keyList}) AS __rn FROM ${q(source)})
+       WHERE ((__rn - 1) % ${partRows}) % ${chunkRows} = 0 ORDER BY __rn`,
+    );
+    const total = Number((await this.rows(`SELECT count(*) AS n FROM ${q(source)}`))[0]!.n);
+    return starts.map((b, i) => {
+      const next = starts[i + 1];
+      const from = Number(b.__rn);
+      return { from: i === 0 ? undefined : keys.map((k) => b[k]), to: next ? keys.map((k) => next[k]) : undefined, part: Math.floor((from - 1) / partRows), rows: (next ? Number(next.__rn) : total + 1) - from };
+    });
+  }
+
+  /**
+   * Parquet parts of at most partRows rows in the table's key order, and the gzip NDJSON in nested
+   * shape. Sorting a whole table at once would hold it in memory (DuckDB's sort of wide rows does not
+   * stay under its limit), so the table goes out in sorted chunks: each chunk to a plain Parquet file,
+   * from which its NDJSON is written and compressed (gzip members, appended in order), then each part
+   * is the ordered scan of its chunk files (insertion order preserved).
+   */
   private async writeTable(t: TableName, input: BuildInput): Promise<BuiltTable> {
-    const total = Number((await this.rows(`SELECT count(*) AS n FROM ${q(`final_${t}`)}`))[0]!.n);
-    const partsCount = Math.max(1, Math.ceil(total / input.partRows));
+    const source = `final_${t}`;
+    const chunkRows = Math.max(1, input.chunkRows ?? CHUNK_ROWS);
+    const chunks = await this.chunks(source, t, chunkRows, input.partRows);
+    const keys = orderKeys(t);
+    const dir = join(this.scratch, 'chunks', t);
+    await mkdir(dir, { recursive: true });
     await mkdir(join(input.outDir, 'tables', t), { recursive: true });
-    const parts: BuiltTable['parts'] = [];
-    for (let p = 0; p < partsCount; p++) {
-      const path = `tables/${t}/part-${String(p).padStart(5, '0')}.parquet`;
-      const from = p * input.partRows;
-      const rows = Math.min(input.partRows, total - from);
-      await this.db.run(
-        `COPY (SELECT ${columnList(t)} FROM ${q(`final_${t}`)} WHERE __rn > ${from} AND __rn <= ${from + input.partRows} ORDER BY __rn) TO ${lit(join(input.outDir, path))} (FORMAT parquet, COMPRESSION zstd, PARQUET_VERSION V1, ROW_GROUP_SIZE 122880)`,
-      );
-      parts.push({ path, rows: Math.max(0, rows) });
+    const json = `json/${t}.ndjson.gz`;
+    const gz = join(input.outDir, json);
+    // A table with no rows still has a valid (empty) gzip file; chunks append members to it.
+    await writeFile(gz, chunks.length === 0 ? gzipSync(new Uint8Array()) : new Uint8Array());
+    const files: string[][] = [];
+    for (const [i, chunk] of chunks.entries()) {
+      const file = join(dir, `chunk-${String(i).padStart(6, '0')}.parquet`);
+      const rows = `(SELECT * FROM ${q(source)} WHERE ${inRange(chunk, keys)})`;
+      // An event's actors, in the order they were submitted, go back inside it (DATA.md: the nested
+      // shape); the chunk's events' actors only, found by their event_id.
+      const select =
+        t === 'events'
+          ? `SELECT f.*, a.actors AS __actors FROM ${rows} f LEFT JOIN (SELECT event_id, list({'name': name, 'actor_type': actor_type, 'role': role} ORDER BY __pos) AS actors
+               FROM final_event_actors WHERE ${inRange(chunk, ['event_id'])} GROUP BY event_id) a ON a.event_id = f.id`
+          : `SELECT * FROM ${rows} f`;
+      await this.db.run(`COPY (${select} ORDER BY ${keys.map((k) => `f.${q(k)}`).join(', ')}) TO ${lit(file)} (FORMAT parquet, COMPRESSION uncompressed)`);
+      (files[chunk.part] ??= []).push(file);
     }
-    const path = `json/${t}.ndjson.gz`;
-    const kind = TABLES[t].kind;
-    // An event's actors, in the order they were submitted, go back inside it (DATA.md: the nested shape).
-    const actors = t === 'events' ? ', a.actors' : '';
-    const join_ =
-      t === 'events'
-        ? ` LEFT JOIN (SELECT event_id, list({'name': name, 'actor_type': actor_type, 'role': role} ORDER BY __pos) AS actors FROM final_event_actors GROUP BY event_id) a ON a.event_id = f.id`
-        : '';
-    await this.db.run(`COPY (SELECT ${nestedSelect(t, kind)}${actors} FROM ${q(`final_${t}`)} f${join_} ORDER BY f.__rn) TO ${lit(join(input.outDir, path))} (FORMAT json, COMPRESSION gzip)`);
-    return { parts, json: { path, rows: total } };
+    const parts: BuiltTable['parts'] = [];
+    const partCount = Math.max(1, files.length);
+    for (let p = 0; p < partCount; p++) {
+      const path = `tables/${t}/part-${String(p).padStart(5, '0')}.parquet`;
+      const partFiles = files[p] ?? [];
+      const from = partFiles.length > 0 ? `read_parquet([${partFiles.map(lit).join(', ')}])` : `(SELECT *${t === 'events' ? ', NULL AS __actors' : ''} FROM ${q(source)} WHERE false)`;
+      await this.db.run(`COPY (SELECT ${columnList(t)} FROM ${from}) TO ${lit(join(input.outDir, path))} (FORMAT parquet, COMPRESSION zstd, PARQUET_VERSION V1, ROW_GROUP_SIZE ${chunkRows})`);
+      parts.push({ path, rows: chunks.filter((c) => c.part === p).reduce((s, c) => s + c.rows, 0) });
+      if (partFiles.length === 0) continue;
+      const plain = join(dir, `part-${String(p).padStart(5, '0')}.ndjson`);
+      const actors = t === 'events' ? ', f.__actors AS "actors"' : '';
+      await this.db.run(`COPY (SELECT ${nestedSelect(t, TABLES[t].kind)}${actors} FROM ${from} f) TO ${lit(plain)} (FORMAT json)`);
+      // Compressed while DuckDB goes on; the build waits for all of it at the end.
+      this.compressing = this.compressing.then(async () => {
+        await gzipFileInMembers(plain, gz, { append: true });
+        await rm(plain, { force: true });
+      });
+      this.compressing.catch(() => undefined); // observed when the build awaits it
+    }
+    const total = chunks.reduce((s, c) => s + c.rows, 0);
+    // The chunk files go once their parts are written; their NDJSON once compressed.
+    this.compressing = this.compressing.then(() => rm(dir, { recursive: true, force: true }));
+    this.compressing.catch(() => undefined);
+    return { parts, json: { path: json, rows: total } };
   }
 
   async close(): Promise<void> {
+    await this.compressing.catch(() => undefined);
     this.db.closeSync();
     this.instance.closeSync();
+    if (this.ownScratch) await rm(this.scratch, { recursive: true, force: true });
   }
 }

@@ -134,7 +134,7 @@ async function fullRebuild(w: World, version: string): Promise<{ built: BuildRes
   await readChanges({ records: w.a.records, changes: w.a.changes, dir: join(dir, 'changes'), after: 0, cut, full: true, scanSegments: 2, progress: () => undefined });
   const builder = await w.a.openReleaseBuilder({ tempDirectory: join(dir, 'out') });
   try {
-    const built = await builder.build({ version, full: true, carryPrevious: true, previous: parts, changesDir: join(dir, 'changes'), outDir: join(dir, 'out'), partRows: 4, maxDropShare: 0.01 });
+    const built = await builder.build({ version, full: true, carryPrevious: true, previous: parts, changesDir: join(dir, 'changes'), outDir: join(dir, 'out'), partRows: 4, chunkRows: 3, maxDropShare: 0.01 });
     return { built, dir: join(dir, 'out') };
   } finally {
     await builder.close();
@@ -160,7 +160,7 @@ async function run(w: World, cmds: Command[], clockMs: { t: number }): Promise<{
       // The version the publish will take: the clock's, since it always moves past the last release.
       const version = new Date(clockMs.t).toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
       const full = await fullRebuild(w, version);
-      const result = await publishRelease(deps, { partRows: 4 }).catch((e: unknown) => e as Error);
+      const result = await publishRelease(deps, { partRows: 4, chunkRows: 3 }).catch((e: unknown) => e as Error);
       if (full.built.problems.length > 0) {
         expect(result, 'the full rebuild refused: the incremental publish must refuse too').toBeInstanceOf(Error);
         expect((result as { errors?: unknown }).errors).toEqual(full.built.problems);
@@ -174,7 +174,7 @@ async function run(w: World, cmds: Command[], clockMs: { t: number }): Promise<{
       published++;
       expect(result.version).toBe(version);
       expect(result.changes).toEqual(full.built.changes);
-      const manifest = JSON.parse(Buffer.from((await w.a.objects.get(`releases/${version}/manifest.json`))!).toString()) as { resources: Array<{ path: string; table: string; format: string }> };
+      const manifest = JSON.parse(Buffer.from((await w.a.objects.get(`releases/${version}/manifest.json`))!).toString()) as { resources: Array<{ path: string; table: string; format: string; rows: number }> };
       for (const t of TABLE_NAMES) {
         const mine = manifest.resources.filter((r) => r.table === t && r.format === 'parquet');
         const paths: string[] = [];
@@ -187,6 +187,18 @@ async function run(w: World, cmds: Command[], clockMs: { t: number }): Promise<{
         expect(await parquetRows(paths), `${t} (Parquet)`).toEqual(await parquetRows(full.built.tables[t]!.parts.map((p) => join(full.dir, p.path))));
         const json = gunzipSync(Buffer.from((await w.a.objects.get(`releases/${version}/json/${t}.ndjson.gz`))!)).toString();
         expect(json, `${t} (NDJSON)`).toBe(gunzipSync(await readFile(join(full.dir, 'json', `${t}.ndjson.gz`))).toString());
+        // Both builds share the writing code, so its order is checked on its own: parts of at most
+        // partRows rows, rows in key order across parts, the NDJSON in the same order.
+        const rows = (await parquetRows(paths)) as Array<Record<string, string>>;
+        for (const r of mine) expect(r.rows, `${t}: rows per part`).toBeLessThanOrEqual(4);
+        const key = (r: Record<string, string>) => (t === 'event_actors' ? r.event_id! : t === 'changes' ? `${r.table_name}\u0000${r.id}` : r.id!);
+        const keys = rows.map(key);
+        for (let i = 1; i < keys.length; i++) {
+          if (t === 'event_actors') expect(keys[i]! >= keys[i - 1]!, `${t}: row ${i} out of order`).toBe(true);
+          else expect(keys[i]! > keys[i - 1]!, `${t}: row ${i} (${keys[i]}) not after ${keys[i - 1]}`).toBe(true);
+        }
+        const lines = json.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, string>);
+        expect(lines.map(key), `${t}: NDJSON in the Parquet's order`).toEqual(keys);
       }
     }
   }
