@@ -203,11 +203,11 @@ async function main(input: ChildPublishInput): Promise<ChildPublish> {
         ['start: lease, state, cut, catalog + manifest, orphan check, download + hash of the previous Parquet', readStart - t0],
         ['read the changes (change index + heads by id) or every head (full)', buildStart - readStart],
         ['build the tables in DuckDB (Parquet parts + gzip NDJSON)', buildEnd - buildStart],
-        ['finish: schemas, SHA-256 of every file, manifest', firstPut - buildEnd],
+        ['finish: deferred set and held-back records\' first release (store), schemas, SHA-256 of every file, manifest', firstPut - buildEnd],
         ['upload releases/<id>/ (If-None-Match)', uploadEnd - firstPut],
         ['commit catalog.json (If-Match) + release state', committed - uploadEnd],
         ['after the commit: index.html, athena, latest/ copies', copiesEnd - committed],
-        ['deferred set + first-published items', published - copiesEnd],
+        ['resolved records out of the deferred set', published - copiesEnd],
         ['end: lease release, work folder removed', end - published],
       ]
     : [['no changes', end - t0]];

@@ -16,9 +16,8 @@
  *    `commitCatalog` writes catalog.json and the release state (prepared, then committed with the cut
  *    and the current `RELEASE_RULES`, so the next publish may build on it);
  *    `afterCommit` writes index.html, the Athena DDL and latest/, and records `latest_synced`. The
- *    seeded release is in every respect one the publisher made, except that the store holds no
- *    `PUBLISHED` item per record (the publisher never reads them: `first_published` comes from the
- *    previous release's rows).
+ *    seeded release is in every respect one the publisher made (the commit also enters it in the
+ *    store's release history; no item per record is written, as by the publisher).
  * 3. The store holds only the records the change touches, at revision 1 as in the release (the items
  *    the store's own writeRevision transaction holds: head, revision, listing entry, captured and
  *    written by BatchWriteItem; one record written by the store itself is read back and compared; no

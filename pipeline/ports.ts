@@ -40,6 +40,13 @@ export interface RecordHead {
   retraction?: { reason: string; at: string; by: string };
   /** When the record started waiting for review (its oldest unreviewed revision); the queue's order. */
   pending_since?: string;
+  /**
+   * The store's time (ms) of the first change mark written while the record was publishable (approved,
+   * not retracted): the first release whose cut is at or after it holds the record, unless that release
+   * held it back (ChangeLog.firstPublished). Set and kept by the store; -1 once a record is retracted
+   * before any release held it.
+   */
+  first_public_at?: number;
   /** The release the record first appeared in: not stored on the head, filled in by readers (ChangeLog.firstPublished). */
   first_published?: string;
 }
@@ -157,21 +164,34 @@ export interface ChangeMark {
  * publish reads from the cut that was committed with the last release. Marks expire after
  * {@link MARK_RETENTION_MS}; a publish whose watermark is older rebuilds in full.
  */
+/** A record a release held back, or kept at its previous revision, because a reference was missing. */
+export interface DeferredEntry {
+  id: string;
+  reason: string;
+  /** Held back: no release holds any revision of it yet. */
+  held?: boolean;
+}
+
 export interface ChangeLog {
   /** Raises the fence to the store's current time (strictly above its previous value) and returns it. */
   advanceCut(): Promise<number>;
   /** Marks in `(after, upTo]`, page by page; an id may appear more than once. */
   read(after: number, upTo: number): AsyncIterable<ChangeMark[]>;
   /** Records held back by a release because a reference was missing: re-checked by every publish that builds. */
-  listDeferred(): AsyncIterable<Array<{ id: string; reason: string }>>;
+  listDeferred(): AsyncIterable<DeferredEntry[]>;
   /** Adds records to the deferred set, or updates their reasons. */
-  addDeferred(entries: ReadonlyArray<{ id: string; reason: string }>): Promise<void>;
+  addDeferred(entries: ReadonlyArray<DeferredEntry>): Promise<void>;
   /** Removes ids from the deferred set (after the release that published them is committed). */
   removeDeferred(ids: ReadonlyArray<string>): Promise<void>;
-  /** Records the release each id first appeared in (after that release is committed), in bulk. */
-  recordFirstPublished(entries: ReadonlyArray<{ id: string; version: string }>): Promise<void>;
-  /** The release each id first appeared in, where recorded. */
-  firstPublished(ids: ReadonlyArray<string>): Promise<Map<string, string>>;
+  /**
+   * Records the release that first holds records an earlier release held back (`held`), with that
+   * release's cut; written before its commit, and believed only once a release of that id and cut is
+   * committed. Every other record's first release follows from its head and the releases' cuts: no
+   * write per record after a release. `version` null: held back, then retracted (never published).
+   */
+  recordFirstPublished(entries: ReadonlyArray<{ id: string; version: string | null; cut: number }>): Promise<void>;
+  /** The release each record first appeared in, where it has appeared (from its head's `first_public_at`, the committed releases' cuts and the held-back set). */
+  firstPublished(heads: ReadonlyArray<RecordHead>): Promise<Map<string, string>>;
 }
 
 /** How long marks are kept; a publish whose last committed cut is older than this rebuilds in full. */
@@ -335,6 +355,8 @@ export interface BuildResult {
   deferred: Array<{ id: string; reason: string }>;
   /** Ids that appear for the first time. */
   added: string[];
+  /** Deferred ids with no row in the release at all (held back, not kept at a previous revision). */
+  held: string[];
   /** What waiting cannot fix: when not empty, nothing may be published. */
   problems: Array<{ path: string; code: string; message: string }>;
   /** Country-wide death-toll claims, for the landing page. */

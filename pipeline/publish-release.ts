@@ -115,14 +115,14 @@ async function publishHeld(deps: PublishDeps, opts: PublishOptions, lease: Publi
   if (settled && canIncrement(state.latest) && state.latest.latest_synced === true && (await isEmpty(deps.changes.read(state.latest.cut, cut)))) {
     // Records still held back stay named until a release can hold them (their reasons are as of the last build: nothing changed since).
     const deferred: Deferred = [];
-    for await (const page of deps.changes.listDeferred()) deferred.push(...page);
+    for await (const page of deps.changes.listDeferred()) deferred.push(...page.map(({ id, reason }) => ({ id, reason })));
     // The watermark moves on, so that marks never age out under a ledger that rarely changes.
     lease.assertHeld();
     await deps.releases.commit({ ...state.latest, cut }, state.latest.version);
     return { published: false, reason: 'no changes', ...(deferred.length > 0 ? { deferred: deferred.sort((a, b) => (a.id < b.id ? -1 : 1)) } : {}) };
   }
 
-  const found = await readPrevious(deps.objects, deps.releases, deps.changes, state);
+  const found = await readPrevious(deps.objects, deps.releases, state);
   const { previous } = found;
   let committed = found.committed;
   const full = !canIncrement(committed);
@@ -158,8 +158,17 @@ async function publishHeld(deps: PublishDeps, opts: PublishOptions, lease: Publi
     }
     const deferredIds = new Set(built.deferred.map((d) => d.id));
     assertHeld();
-    await deps.changes.addDeferred(built.deferred);
+    const heldNow = new Set(built.held);
+    await deps.changes.addDeferred(built.deferred.map((d) => ({ ...d, held: heldNow.has(d.id) })));
     const resolved = read.previouslyDeferred.filter((id) => !deferredIds.has(id));
+    // Records an earlier release held back and this one does not: either it holds them now (their first
+    // release is this one, which their heads' first_public_at cannot tell), or they were retracted and
+    // never appear (said so, or their heads would point at the release that held them). Written before
+    // the commit; a first release is believed only once a release of that id and cut is committed.
+    const addedNow = new Set(built.added);
+    const wasHeld = [...read.previouslyHeld].filter((id) => !deferredIds.has(id));
+    assertHeld();
+    await deps.changes.recordFirstPublished(wasHeld.map((id) => ({ id, version: addedNow.has(id) ? version : null, cut })));
     const nextState: ReleaseState = { version, manifest_sha256: '', cut, latest_synced: false, rules: RELEASE_RULES };
     if (built.changes.add + built.changes.modify + built.changes.delete === 0) {
       // Nothing to publish: the marks were read all the same, so the cut moves on with the same release.
@@ -186,7 +195,6 @@ async function publishHeld(deps: PublishDeps, opts: PublishOptions, lease: Publi
     await afterCommit(deps.objects, deps.releases, catalog, folder, nextState, built, deps.info.bucketName, assertHeld);
     assertHeld();
     await deps.changes.removeDeferred(resolved);
-    await deps.changes.recordFirstPublished(built.added.map((id) => ({ id, version })));
     progress(`published ${version}: ${built.changes.add} added, ${built.changes.modify} modified, ${built.changes.delete} deleted, ${built.deferred.length} deferred`);
     return { published: true, version, manifest: `${deps.info.publicBaseUrl}/releases/${version}/manifest.json`, record_counts: folder.recordCounts, changes: built.changes, deferred: built.deferred };
   } finally {

@@ -23,7 +23,7 @@ export type Review = ReviewBody;
 
 /** The head with the release it first appeared in, for the views that show it. */
 async function withFirstPublished(deps: Pick<ReviewDeps, 'changes'>, head: RecordHead): Promise<RecordHead> {
-  const first = (await deps.changes.firstPublished([head.id])).get(head.id);
+  const first = (await deps.changes.firstPublished([head])).get(head.id);
   return first ? { ...head, first_published: first } : head;
 }
 

@@ -200,6 +200,11 @@ export class DuckDbReleaseBuilder implements ReleaseBuilder {
     );
 
     deferred.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    // Held back: deferred with no previous row kept in its place (the release holds no revision of it).
+    const held: string[] = [];
+    for (const t of RECORD_TABLES) {
+      for (const r of await this.rows(`SELECT id FROM ${q(`bad_${t}`)} WHERE id NOT IN (SELECT id FROM ${q(`final_${t}`)}) ORDER BY id`)) held.push(r.id as string);
+    }
     const problems = await this.qualityGates(input.maxDropShare, input.full);
     const tollRows = await this.rows(
       `SELECT claimant, qualifier, coalesce(value_best, value_low, value_high) AS value, period_start::VARCHAR AS ps, period_end::VARCHAR AS pe FROM final_claims
@@ -211,7 +216,7 @@ export class DuckDbReleaseBuilder implements ReleaseBuilder {
       value: Number(r.value),
       period: r.pe && r.pe !== r.ps ? `${r.ps as string} – ${r.pe as string}` : `from ${r.ps as string}`,
     }));
-    if (problems.length > 0) return { tables: {}, changes: { add: 0, modify: 0, delete: 0 }, deferred, added: [], problems, tolls };
+    if (problems.length > 0) return { tables: {}, changes: { add: 0, modify: 0, delete: 0 }, deferred, added: [], held, problems, tolls };
 
     // The diff. Incrementally only touched ids can differ: the new rows and the previous rows kept for
     // touched ids (deferred), against the previous rows of touched ids. A full rebuild compares every row.
@@ -238,7 +243,7 @@ export class DuckDbReleaseBuilder implements ReleaseBuilder {
       for (const t of [...RECORD_TABLES, ACTORS, 'changes' as const]) tables[t] = await this.writeTable(t, input);
       await this.compressing;
     }
-    return { tables, changes: counts, deferred, added, problems, tolls };
+    return { tables, changes: counts, deferred, added, held, problems, tolls };
   }
 
   /** What waiting cannot fix, over the whole new release: dangling references (retractions) and unexplained drops. */

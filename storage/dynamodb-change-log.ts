@@ -1,6 +1,6 @@
-import { BatchWriteCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import type { ChangeLog, ChangeMark } from '../pipeline/ports.ts';
+import type { ChangeLog, ChangeMark, DeferredEntry, RecordHead } from '../pipeline/ports.ts';
 import { batchGet } from './dynamodb-record-store.ts';
 import { MARK_SHARDS, keys, padMs } from './dynamodb-table.ts';
 
@@ -91,32 +91,69 @@ export class DynamoDbChangeLog implements ChangeLog {
     }
   }
 
-  async *listDeferred(): AsyncIterable<Array<{ id: string; reason: string }>> {
+  async *listDeferred(): AsyncIterable<DeferredEntry[]> {
     let start: Item | undefined;
     do {
       const out = await this.db.send(
         new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.deferred('').pk }, ConsistentRead: true, ExclusiveStartKey: start }),
       );
-      const entries = (out.Items ?? []).map((it) => ({ id: it.sk as string, reason: String(it.reason ?? '') }));
+      const entries = (out.Items ?? []).map((it) => ({ id: it.sk as string, reason: String(it.reason ?? ''), ...(it.held === true ? { held: true } : {}) }));
       if (entries.length > 0) yield entries;
       start = out.LastEvaluatedKey;
     } while (start);
   }
 
-  addDeferred(entries: ReadonlyArray<{ id: string; reason: string }>): Promise<void> {
-    return batchWrite(this.db, this.table, entries.map((e) => ({ PutRequest: { Item: { ...keys.deferred(e.id), reason: e.reason } } })));
+  addDeferred(entries: ReadonlyArray<DeferredEntry>): Promise<void> {
+    return batchWrite(this.db, this.table, entries.map((e) => ({ PutRequest: { Item: { ...keys.deferred(e.id), reason: e.reason, held: e.held === true } } })));
   }
 
   removeDeferred(ids: ReadonlyArray<string>): Promise<void> {
     return batchWrite(this.db, this.table, ids.map((id) => ({ DeleteRequest: { Key: keys.deferred(id) } })));
   }
 
-  recordFirstPublished(entries: ReadonlyArray<{ id: string; version: string }>): Promise<void> {
-    return batchWrite(this.db, this.table, entries.map((e) => ({ PutRequest: { Item: { ...keys.published(e.id), first_published: e.version } } })));
+  recordFirstPublished(entries: ReadonlyArray<{ id: string; version: string | null; cut: number }>): Promise<void> {
+    return batchWrite(this.db, this.table, entries.map((e) => ({ PutRequest: { Item: { ...keys.published(e.id), first_published: e.version, cut: e.cut } } })));
   }
 
-  async firstPublished(ids: ReadonlyArray<string>): Promise<Map<string, string>> {
-    const items = await batchGet(this.db, this.table, ids.map((id) => keys.published(id)));
-    return new Map(items.map((it) => [(it.pk as string).slice('REC#'.length), it.first_published as string]));
+  /**
+   * A record's first release, without a write per record after any release:
+   * 1. a `PUBLISHED` item (a record an earlier release held back; or written by an older publisher)
+   *    counts once its release is committed (in the history with that cut; older items carry no cut);
+   * 2. otherwise, a record never publishable, retracted before any release (`first_public_at` -1) or
+   *    held back now has none;
+   * 3. otherwise it is the first committed release whose cut is at or after the head's
+   *    `first_public_at` (heads written before it existed: the approval time).
+   */
+  async firstPublished(heads: ReadonlyArray<RecordHead>): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    const get = async (key: Item) => (await this.db.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }))).Item;
+    await Promise.all(
+      heads.map(async (head) => {
+        const marker = await get(keys.published(head.id));
+        if (marker && marker.first_published === null) return; // held back, then retracted: never published
+        if (marker && typeof marker.first_published === 'string') {
+          if (marker.cut === undefined || (await get(keys.releaseHistory(Number(marker.cut), marker.first_published)))) {
+            found.set(head.id, marker.first_published);
+            return;
+          }
+        }
+        if (head.approved_revision === undefined) return;
+        const since = head.first_public_at ?? (head.approved_updated_at ? Date.parse(head.approved_updated_at) : undefined);
+        if (since === undefined || since < 0 || Number.isNaN(since)) return;
+        if ((await get(keys.deferred(head.id)))?.held === true) return;
+        const out = await this.db.send(
+          new QueryCommand({
+            TableName: this.table,
+            KeyConditionExpression: 'pk = :pk AND sk >= :from',
+            ExpressionAttributeValues: { ':pk': keys.releaseHistoryPk, ':from': padMs(since) },
+            ConsistentRead: true,
+            Limit: 1,
+          }),
+        );
+        const first = out.Items?.[0];
+        if (first) found.set(head.id, first.version as string);
+      }),
+    );
+    return found;
   }
 }

@@ -100,6 +100,12 @@ const FENCE_ATTEMPTS = 20;
  * RecordStore on DynamoDB: a head item per record plus one item per revision, per audit entry and per
  * submitter; also the listing (RecordListing) over the `queue` and `by` indexes.
  */
+/** What a marking write does about the head's `first_public_at`: stamp it with the mark's time, or require the fence below a time. */
+interface FirstPublic {
+  stamp?: Item;
+  fenceBelow?: number;
+}
+
 export class DynamoDbRecordStore implements RecordStore, RecordListing {
   constructor(
     private readonly db: DynamoDBDocumentClient,
@@ -135,10 +141,13 @@ export class DynamoDbRecordStore implements RecordStore, RecordListing {
    * below its cut. One fence per shard: writers of different shards never wait on the same item.
    * Returns false only when the head's own condition failed.
    */
-  private async transact(id: string, items: TransactItem[], mark: boolean): Promise<boolean> {
+  private async transact(id: string, items: TransactItem[], mark: boolean, first: FirstPublic = {}): Promise<boolean | 'recheck'> {
     let floor = 0;
     for (let attempt = 0; ; attempt++) {
       const at = Math.max(this.nowMs(), floor);
+      // The head's first mark while publishable: what its first release is read from (ChangeLog.firstPublished).
+      if (first.stamp) first.stamp.first_public_at = at;
+      const below = Math.min(at, first.fenceBelow ?? Infinity);
       const extra: TransactItem[] = mark
         ? [
             { Put: { TableName: this.table, Item: { ...keys.mark(id, at), id, ttl: Math.ceil((at + MARK_RETENTION_MS) / 1000) } } },
@@ -147,7 +156,7 @@ export class DynamoDbRecordStore implements RecordStore, RecordListing {
                 TableName: this.table,
                 Key: keys.fenceOf(id),
                 ConditionExpression: 'attribute_not_exists(cut) OR cut < :at',
-                ExpressionAttributeValues: { ':at': at },
+                ExpressionAttributeValues: { ':at': below },
               },
             },
           ]
@@ -162,6 +171,8 @@ export class DynamoDbRecordStore implements RecordStore, RecordListing {
         if (reasons.slice(0, items.length).some((r) => r.Code === 'ConditionalCheckFailed')) return false;
         if (attempt + 1 >= FENCE_ATTEMPTS) throw err;
         const fenced = mark && reasons[items.length + 1]?.Code === 'ConditionalCheckFailed';
+        // A publish started that may hold the record: it is no longer "retracted before any release".
+        if (fenced && first.fenceBelow !== undefined) return 'recheck';
         if (fenced) {
           // A publish raised the fence past our mark's time (its clock is ahead of ours): mark after it.
           const fence = await this.db.send(new GetCommand({ TableName: this.table, Key: keys.fenceOf(id), ConsistentRead: true }));
@@ -193,11 +204,34 @@ export class DynamoDbRecordStore implements RecordStore, RecordListing {
     );
   }
 
+  /**
+   * The head's item with its `first_public_at` (RecordHead): kept from the head it replaces; stamped
+   * with the mark's time by the write that first makes it publishable; -1 when a retraction comes
+   * before any publish could hold it. That last is decided on the fence (every publish raises it to its
+   * cut before reading), and the write checks the fence is still below the time, so a publish that
+   * starts meanwhile makes it decide again.
+   */
+  private async firstPublic(head: RecordHead, previous: RecordHead | undefined, mark: boolean): Promise<{ item: Item; first: FirstPublic }> {
+    const kept = head.first_public_at ?? previous?.first_public_at;
+    const item = headToItem({ ...head, first_public_at: kept });
+    if (!mark) return { item, first: {} };
+    if (kept === undefined) return { item, first: head.approved_revision !== undefined && !head.retracted ? { stamp: item } : {} };
+    if (head.retracted && kept >= 0) {
+      const fence = await this.db.send(new GetCommand({ TableName: this.table, Key: keys.fenceOf(head.id), ConsistentRead: true }));
+      if (Number(fence.Item?.cut ?? 0) < kept) return { item: { ...item, first_public_at: -1 }, first: { fenceBelow: kept } };
+    }
+    return { item, first: {} };
+  }
+
   /** The head, its revision or audit entry and the `by` entries that move, in one transaction. */
   private async writeWithSubmitters(head: RecordHead, entry: TransactItem, opts: WriteOptions, previous: RecordHead | undefined): Promise<boolean> {
     const submitters = submitterItems(head, previous);
     const inside = submitters.slice(0, SUBMITTERS_IN_TRANSACTION).map((Item): TransactItem => ({ Put: { TableName: this.table, Item } }));
-    const written = await this.transact(head.id, [{ Put: { TableName: this.table, Item: headToItem(head), ...this.condition(head.version) } }, entry, ...inside], opts.publishChanged);
+    let written: boolean | 'recheck' = 'recheck';
+    while (written === 'recheck') {
+      const { item, first } = await this.firstPublic(head, previous, opts.publishChanged);
+      written = await this.transact(head.id, [{ Put: { TableName: this.table, Item: item, ...this.condition(head.version) } }, entry, ...inside], opts.publishChanged, first);
+    }
     // Past what a transaction takes (a record with very many submitters): written just after. Until
     // then a listing may place those keys' entries where the head was; readers re-read the head.
     if (written) await this.putItems(submitters.slice(SUBMITTERS_IN_TRANSACTION));

@@ -1,5 +1,6 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { keys } from './dynamodb-table.ts';
 import type { ReleaseState, ReleaseStateStore } from '../pipeline/ports.ts';
 
 const KEY = { pk: 'RELEASE#latest', sk: 'RELEASE' };
@@ -30,25 +31,34 @@ export class DynamoDbReleaseStateStore implements ReleaseStateStore {
     await this.db.send(new UpdateCommand({ TableName: this.table, Key: KEY, UpdateExpression: 'SET pending = :p', ExpressionAttributeValues: { ':p': state } }));
   }
 
+  /**
+   * With a new version (and a cut), the release also goes into the history of committed releases, in
+   * the same transaction: what a record's first release is read from (ChangeLog.firstPublished).
+   */
   async commit(state: ReleaseState, expected: string | null): Promise<boolean> {
+    const put = {
+      TableName: this.table,
+      Item: { ...KEY, latest: state },
+      ...(expected === null
+        ? { ConditionExpression: 'attribute_not_exists(latest)' }
+        : {
+            // Items written before the two-phase state kept the version at the top level.
+            ConditionExpression: '#l.#v = :v OR (attribute_not_exists(#l) AND #v = :v)',
+            ExpressionAttributeNames: { '#l': 'latest', '#v': 'version' },
+            ExpressionAttributeValues: { ':v': expected },
+          }),
+    };
     try {
-      await this.db.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: { ...KEY, latest: state },
-          ...(expected === null
-            ? { ConditionExpression: 'attribute_not_exists(latest)' }
-            : {
-                // Items written before the two-phase state kept the version at the top level.
-                ConditionExpression: '#l.#v = :v OR (attribute_not_exists(#l) AND #v = :v)',
-                ExpressionAttributeNames: { '#l': 'latest', '#v': 'version' },
-                ExpressionAttributeValues: { ':v': expected },
-              }),
-        }),
-      );
+      if (state.version === expected || state.cut === undefined) {
+        await this.db.send(new PutCommand(put));
+      } else {
+        const history = { TableName: this.table, Item: { ...keys.releaseHistory(state.cut, state.version), version: state.version, cut: state.cut } };
+        await this.db.send(new TransactWriteCommand({ TransactItems: [{ Put: put }, { Put: history }] }));
+      }
       return true;
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException) return false;
+      if (err instanceof TransactionCanceledException && err.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') return false;
       throw err;
     }
   }

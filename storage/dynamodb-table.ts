@@ -13,11 +13,12 @@ import { createHash } from 'node:crypto';
  * | revision | `REC#<id>` | `REV#<n, 10 digits>` | — |
  * | review/retract action | `REC#<id>` | `AUDIT#<at>#<nonce>` | — |
  * | submitter of a record | `REC#<id>` | `BY#<key id>` | `by_pk` = `BY#<key id>#<status>#<kind>` + `by_sk` (index `by_submitter`) |
- * | first release of a record | `REC#<id>` | `PUBLISHED` | — |
+ * | first release of a record an earlier release held back | `REC#<id>` | `PUBLISHED` | — |
  * | change mark | `CHG#<shard>` | `<ms, 15 digits>#<id>` | — (read by strongly consistent Query; `ttl`) |
  * | publish fence, one per mark shard | `PUBLISH#FENCE` | `FENCE#<shard>` | — |
  * | deferred record | `DEFERRED` | `<id>` | — |
  * | release state | `RELEASE#latest` | `RELEASE` | — |
+ * | committed release (one per release) | `RELEASE#history` | `<cut ms, 15 digits>#<version>` | — |
  * | API key / key id | `KEY#<hash>` / `KEYID#<id>` | `KEY` / `KEYID` | — |
  * | lease | `LEASE#<name>` | `LEASE` | — (`ttl`) |
  *
@@ -32,6 +33,10 @@ import { createHash } from 'node:crypto';
  *   written in the head's transaction whenever the head's queue position changes (and when a key
  *   submits its first revision); readers re-read the heads they point at. A record has few submitters.
  * - Heads carry `key_design` ({@link KEY_DESIGN}); `reindexHeads()` brings older heads up to date.
+ * - A record's first release is not written per record: the head keeps `first_public_at` (the time of
+ *   its first change mark while publishable) and the first committed release whose cut is at or after
+ *   it is the one (a Query of `RELEASE#history`, limit 1); only records a release held back get a
+ *   `PUBLISHED` item, from the release that finally holds them.
  * Heads are spread over {@link HEAD_SHARDS} index partitions and marks over {@link MARK_SHARDS} table
  * partitions, so that no single partition takes every write.
  */
@@ -74,6 +79,8 @@ export const keys = {
   fenceOf: (id: string) => ({ pk: 'PUBLISH#FENCE', sk: `FENCE#${shardOf(id, MARK_SHARDS)}` }),
   fence: (shard: number) => ({ pk: 'PUBLISH#FENCE', sk: `FENCE#${shard}` }),
   deferred: (id: string) => ({ pk: 'DEFERRED', sk: id }),
+  releaseHistory: (cut: number, version: string) => ({ pk: 'RELEASE#history', sk: `${padMs(cut)}#${version}` }),
+  releaseHistoryPk: 'RELEASE#history',
   apiKey: (sha256: string) => ({ pk: `KEY#${sha256}`, sk: 'KEY' }),
   apiKeyId: (keyId: string) => ({ pk: `KEYID#${keyId}`, sk: 'KEYID' }),
   lease: (name: string) => ({ pk: `LEASE#${name}`, sk: 'LEASE' }),

@@ -3,8 +3,7 @@ import { Catalog, Manifest } from '../../schemas/release.ts';
 import { sha256Hex } from '../canonical.ts';
 import { fileFacts } from './write-release.ts';
 import { conflict } from '../errors.ts';
-import type { ChangeLog, ObjectStore, ReleaseState, ReleaseStateStore } from '../ports.ts';
-import { gunzipSync } from 'node:zlib';
+import type { ObjectStore, ReleaseState, ReleaseStateStore } from '../ports.ts';
 
 /** The release the catalog names as latest, checked against what the store recorded. */
 export interface PreviousRelease {
@@ -26,7 +25,6 @@ export interface PreviousRelease {
 export async function readPrevious(
   objects: ObjectStore,
   releases: ReleaseStateStore,
-  changes: Pick<ChangeLog, 'recordFirstPublished'>,
   state: { latest?: ReleaseState; pending?: ReleaseState },
 ): Promise<{ previous?: PreviousRelease; committed?: ReleaseState }> {
   const catalogObject = await objects.getWithTag('catalog.json');
@@ -39,8 +37,8 @@ export async function readPrevious(
   if (state.pending && state.pending.version === catalog.latest && committed?.version !== catalog.latest) {
     // The publisher of that release died between the catalog and the store: finish its commit.
     if (!(await releases.commit(state.pending, committed?.version ?? null))) throw conflict('release_state_changed', 'the store changed while this publish read it: publish again');
+    // (The commit also enters it in the release history, which first_published is read from.)
     committed = state.pending;
-    await recordAdds(objects, changes, catalog.latest);
   }
   const manifestBytes = await objects.get(catalog.latest_manifest);
   if (!manifestBytes) throw conflict('release_integrity', `catalog.json names ${catalog.latest_manifest}, which is missing: restore it before publishing`);
@@ -72,19 +70,3 @@ export async function downloadParts(objects: ObjectStore, previous: PreviousRele
   return out;
 }
 
-/**
- * Records the release each record first appeared in, for the records that release `version` added (its
- * `changes` rows): what a publisher that died after its commit did not get to record.
- */
-async function recordAdds(objects: ObjectStore, changes: Pick<ChangeLog, 'recordFirstPublished'>, version: string): Promise<void> {
-  const gz = await objects.get(`releases/${version}/json/changes.ndjson.gz`);
-  if (!gz) return;
-  const adds = gunzipSync(gz)
-    .toString('utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as { op: string; id: string })
-    .filter((c) => c.op === 'add')
-    .map((c) => ({ id: c.id, version }));
-  await changes.recordFirstPublished(adds);
-}

@@ -69,10 +69,16 @@ export interface ReadChangesInput {
  * the last release: the marked ones and the ones deferred before (incrementally: read by id, strongly
  * consistent), or every head (full rebuild). Returns the ids that were deferred before.
  */
-export async function readChanges(input: ReadChangesInput): Promise<{ touched: number; previouslyDeferred: string[] }> {
+export async function readChanges(input: ReadChangesInput): Promise<{ touched: number; previouslyDeferred: string[]; previouslyHeld: Set<string> }> {
   const files = new ChangeFiles(input.dir);
   const previouslyDeferred: string[] = [];
-  for await (const page of input.changes.listDeferred()) previouslyDeferred.push(...page.map((d) => d.id));
+  const previouslyHeld = new Set<string>();
+  for await (const page of input.changes.listDeferred()) {
+    for (const d of page) {
+      previouslyDeferred.push(d.id);
+      if (d.held) previouslyHeld.add(d.id);
+    }
+  }
   try {
     // The ids to read by id from the table: marks (all of them incrementally; near the cut for a full rebuild).
     const ids = new Set<string>(previouslyDeferred);
@@ -97,5 +103,5 @@ export async function readChanges(input: ReadChangesInput): Promise<{ touched: n
   } finally {
     await files.close();
   }
-  return { touched: files.touched, previouslyDeferred };
+  return { touched: files.touched, previouslyDeferred, previouslyHeld };
 }

@@ -429,7 +429,7 @@ describe('with four eyes (LEDGER_REVIEW_POLICY=four_eyes)', () => {
     expect((await review(stack, editorA.key, 'claim', c, { decision: 'approve', revision: 1 })).status).toBe(200);
     const r = await call(stack, 'POST', '/publish', { key: editorA.key });
     expect(r.status, r.text).toBe(200);
-    const published = await stack.ctx.changes.firstPublished([c, SRC]);
+    const published = await stack.ctx.changes.firstPublished([(await stack.ctx.records.getHead(c))!, (await stack.ctx.records.getHead(SRC))!]);
     expect([...published.keys()].sort()).toEqual([c, SRC].sort());
     for (const id of [c, SRC]) {
       const [rev] = await stack.ctx.records.listRevisions(id);

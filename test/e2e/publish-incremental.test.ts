@@ -125,7 +125,7 @@ async function newWorld(): Promise<World> {
 async function fullRebuild(w: World, version: string): Promise<{ built: BuildResult; dir: string }> {
   const dir = await mkdtemp(join(w.work, 'full-'));
   const state = await w.a.releases.getLatest();
-  const { previous } = await readPrevious(w.a.objects, w.a.releases, w.a.changes, state);
+  const { previous } = await readPrevious(w.a.objects, w.a.releases, state);
   await mkdir(join(dir, 'prev'));
   await mkdir(join(dir, 'changes'));
   await mkdir(join(dir, 'out'));
