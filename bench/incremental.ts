@@ -29,6 +29,7 @@ import { flatRow, nextReleaseId, publishRelease } from '../pipeline/publish-rele
 import { publicRecord } from '../pipeline/redact.ts';
 import { Manifest } from '../schemas/release.ts';
 import { TABLES } from '../schemas/tables.ts';
+import { parquetOptions } from '../storage/duckdb-release-builder.ts';
 import { runFanout, type FanoutResult } from './fanout.ts';
 import { describeDuckDb, publishInChild, type ChildPublish, type DuckDbSettings } from './publish-child.ts';
 import { seedRelease, submitChange, type Seeded } from './seed.ts';
@@ -138,7 +139,7 @@ async function referenceRewrite(parts: Record<string, string[]>, dir: string): P
     for (const t of RECORD_AND_ACTOR_TABLES) {
       const source = `read_parquet([${parts[t]!.map(lit).join(', ')}])`;
       const p0 = performance.now();
-      await db.run(`COPY (SELECT * FROM ${source}) TO ${lit(join(dir, `${t}.parquet`))} (FORMAT parquet, COMPRESSION zstd, PARQUET_VERSION V1, ROW_GROUP_SIZE 122880)`);
+      await db.run(`COPY (SELECT * FROM ${source}) TO ${lit(join(dir, `${t}.parquet`))} ${parquetOptions()}`);
       const parquetMs = performance.now() - p0;
       const j0 = performance.now();
       await db.run(`COPY (SELECT * FROM ${source}) TO ${lit(join(dir, `${t}.ndjson.gz`))} (FORMAT json, COMPRESSION gzip)`);

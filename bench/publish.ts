@@ -32,6 +32,7 @@ import { systemClock } from '../pipeline/ports.ts';
 import { RECORD_KINDS, type RecordKind } from '../schemas/records.ts';
 import { KIND_TABLE, TABLES, duckType, type Column, type TableName } from '../schemas/tables.ts';
 import { TABLE_SHAPE, documentClient } from '../storage/dynamodb-table.ts';
+import { parquetOptions } from '../storage/duckdb-release-builder.ts';
 import { publishInChild, type ChildPublish } from './publish-child.ts';
 import { generateRecords, mixFor, validateSample } from './records.ts';
 import { EDITOR } from './seed.ts';
@@ -109,7 +110,7 @@ function contentType(t: TableName): string {
 async function referenceCopy(dir: string, out: string, version: string): Promise<void> {
   const instance = await DuckDBInstance.create(':memory:', { memory_limit: '1GB', temp_directory: join(dir, 'duckdb'), preserve_insertion_order: 'false' });
   const db = await instance.connect();
-  const parquet = `(FORMAT parquet, COMPRESSION zstd, PARQUET_VERSION V1, ROW_GROUP_SIZE 122880)`;
+  const parquet = parquetOptions();
   const both = async (name: string, select: string, json: string) => {
     await db.run(`COPY (${select}) TO ${lit(join(out, `${name}.parquet`))} ${parquet}`);
     await db.run(`COPY (${json}) TO ${lit(join(out, `${name}.ndjson.gz`))} (FORMAT json, COMPRESSION gzip)`);

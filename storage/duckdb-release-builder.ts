@@ -28,6 +28,8 @@ const RECORD_TABLES = dependencyOrder().map((k) => KIND_TABLE[k]);
 const ACTORS: TableName = 'event_actors';
 /** Rows sorted at a time, and the Parquet row-group size (BuildInput.chunkRows). */
 export const CHUNK_ROWS = 16_384;
+/** How the release's Parquet is written (and the benchmarks' references, to compare like with like). */
+export const parquetOptions = (rowGroupRows = CHUNK_ROWS) => `(FORMAT parquet, COMPRESSION zstd, PARQUET_VERSION V1, ROW_GROUP_SIZE ${rowGroupRows})`;
 
 const typed = (c: Pick<Column, 'name' | 'type'>) => `${q(c.name)}: ${lit(duckType(c.type))}`;
 const columnsOf = (t: TableName) => TABLES[t].columns;
@@ -339,7 +341,7 @@ export class DuckDbReleaseBuilder implements ReleaseBuilder {
       const path = `tables/${t}/part-${String(p).padStart(5, '0')}.parquet`;
       const partFiles = files[p] ?? [];
       const from = partFiles.length > 0 ? `read_parquet([${partFiles.map(lit).join(', ')}])` : `(SELECT *${t === 'events' ? ', NULL AS __actors' : ''} FROM ${q(source)} WHERE false)`;
-      await this.db.run(`COPY (SELECT ${columnList(t)} FROM ${from}) TO ${lit(join(input.outDir, path))} (FORMAT parquet, COMPRESSION zstd, PARQUET_VERSION V1, ROW_GROUP_SIZE ${chunkRows})`);
+      await this.db.run(`COPY (SELECT ${columnList(t)} FROM ${from}) TO ${lit(join(input.outDir, path))} ${parquetOptions(chunkRows)}`);
       parts.push({ path, rows: chunks.filter((c) => c.part === p).reduce((s, c) => s + c.rows, 0) });
       if (partFiles.length === 0) continue;
       const plain = join(dir, `part-${String(p).padStart(5, '0')}.ndjson`);
