@@ -349,7 +349,7 @@ export class DuckDbReleaseBuilder implements ReleaseBuilder {
       await this.db.run(`COPY (SELECT ${nestedSelect(t, TABLES[t].kind)}${actors} FROM ${from} f) TO ${lit(plain)} (FORMAT json)`);
       // Compressed while DuckDB goes on; the build waits for all of it at the end.
       this.compressing = this.compressing.then(async () => {
-        await gzipFileInMembers(plain, gz, { append: true });
+        await gzipFileInMembers(plain, gz, { append: true, escapeLineSeparators: true });
         await rm(plain, { force: true });
       });
       this.compressing.catch(() => undefined); // observed when the build awaits it

@@ -11,7 +11,7 @@ import { DuckDbReleaseBuilder } from '../../storage/duckdb-release-builder.ts';
 const dir = await mkdtemp(join(tmpdir(), 'ledger-tz-'));
 const changes = join(dir, 'changes');
 await mkdir(changes);
-const source = { id: 'src-tz', kind: 'source', title: 'T', publisher: 'P', publisher_type: 'ngo', medium: 'article', reliability: 'unknown', revision: 1, updated_at: '2026-01-03T12:00:00.123Z', first_published: null };
+const source = { id: 'src-tz', kind: 'source', title: 'T\u2028line\u2029paragraph', publisher: 'P', publisher_type: 'ngo', medium: 'article', reliability: 'unknown', revision: 1, updated_at: '2026-01-03T12:00:00.123Z', first_published: null };
 await writeFile(join(changes, 'sources.ndjson'), JSON.stringify(flatRow(source, TABLES.sources)) + '\n');
 await writeFile(join(changes, 'touched.ndjson'), JSON.stringify({ id: 'src-tz', table_name: 'sources', reason: null }) + '\n');
 for (const t of ['events', 'claims', 'persons', 'event_actors']) await writeFile(join(changes, `${t}.ndjson`), '');

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gzipFileInMembers } from '../../pipeline/gzip-members.ts';
+import { escapeLineSeparators, gzipFileInMembers } from '../../pipeline/gzip-members.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -49,5 +49,18 @@ describe('gzipFileInMembers', () => {
 
   it('a missing input rejects (the caller sees the failure)', async () => {
     await expect(gzipFileInMembers(join(dir, 'missing.ndjson'), join(dir, 'x.gz'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('escapes U+2028/U+2029 on request, also where a slice boundary falls inside a multi-byte character', async () => {
+    const lines = Array.from({ length: 60 }, (_, i) => JSON.stringify({ id: `r${i}`, text: `خط\u2028${'é'.repeat(i % 5)}\u2029𝄞 ${i}` })).join('\n') + '\n';
+    await writeFile(join(dir, 'ls.ndjson'), lines);
+    // Odd slice sizes put boundaries inside 2-, 3- and 4-byte characters.
+    for (const memberBytes of [5, 7, 11, 64]) {
+      await gzipFileInMembers(join(dir, 'ls.ndjson'), join(dir, 'ls.gz'), { memberBytes, escapeLineSeparators: true });
+      const out = gunzipSync(await readFile(join(dir, 'ls.gz'))).toString('utf8');
+      expect(out, `slices of ${memberBytes}`).not.toMatch(/[\u2028\u2029\ufffd]/);
+      expect(out.split('\n').filter((l) => l).map((l) => JSON.parse(l) as unknown)).toEqual(lines.split('\n').filter((l) => l).map((l) => JSON.parse(l) as unknown));
+    }
+    expect(escapeLineSeparators(Buffer.from('plain')).toString()).toBe('plain');
   });
 });
