@@ -2,6 +2,12 @@ import type { Catalog } from '../schemas/release.ts';
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
+/**
+ * A string from a record, escaped and isolated in `<bdi>`: its direction is its own, and a bidi control
+ * in it (U+202E, U+2067, …) cannot reorder the text around it. The characters are kept as data.
+ */
+const isolate = (s: string) => `<bdi>${esc(s)}</bdi>`;
+
 /** One bar per published death-toll claim: conflicting numbers side by side, never merged. */
 export interface TollBar {
   claimant: string;
@@ -11,13 +17,13 @@ export interface TollBar {
 }
 
 /** A bar chart as a table: labels wrap, numbers stay readable, and it works without scripts. */
-function bars(items: ReadonlyArray<{ label: string; value: number; note?: string }>, title: string): string {
+function bars(items: ReadonlyArray<{ labelHtml: string; value: number; note?: string }>, title: string): string {
   if (items.length === 0) return '';
   const max = Math.max(...items.map((i) => i.value), 1);
   const rows = items
     .map((it) => {
       const pct = Math.max(0.5, (it.value / max) * 100).toFixed(1);
-      return `<tr><th scope="row">${esc(it.label)}</th><td><span class="bar" style="width:${pct}%"></span></td><td class="n">${it.value.toLocaleString('en')}${it.note ? ` <small>${esc(it.note)}</small>` : ''}</td></tr>`;
+      return `<tr><th scope="row">${it.labelHtml}</th><td><span class="bar" style="width:${pct}%"></span></td><td class="n">${it.value.toLocaleString('en')}${it.note ? ` <small>${esc(it.note)}</small>` : ''}</td></tr>`;
     })
     .join('');
   return `<h2>${esc(title)}</h2><table class="chart">${rows}</table>`;
@@ -26,8 +32,8 @@ function bars(items: ReadonlyArray<{ label: string; value: number; note?: string
 /** index.html: the latest release's counts, the conflicting tolls, and every release with its manifest. */
 export function landingPage(catalog: Catalog, tolls: ReadonlyArray<TollBar>, title: string): string {
   const latest = catalog.versions[0]!;
-  const counts = Object.entries(latest.record_counts).map(([label, value]) => ({ label, value: value ?? 0 }));
-  const tollItems = [...tolls].sort((a, b) => b.value - a.value).map((t) => ({ label: `${t.claimant} (${t.period})`, value: t.value, note: t.qualifier.replace('_', ' ') }));
+  const counts = Object.entries(latest.record_counts).map(([label, value]) => ({ labelHtml: esc(label), value: value ?? 0 }));
+  const tollItems = [...tolls].sort((a, b) => b.value - a.value).map((t) => ({ labelHtml: `${isolate(t.claimant)} (${isolate(t.period)})`, value: t.value, note: t.qualifier.replace('_', ' ') }));
   const releases = catalog.versions
     .map((v) => `<li><a href="${esc(v.manifest)}">${esc(v.version)}</a> — ${Object.entries(v.record_counts).map(([k, n]) => `${esc(k)} ${n}`).join(', ')}</li>`)
     .join('');

@@ -24,10 +24,32 @@ describe('landingPage', () => {
       ],
       'T',
     );
-    const order = [...html.matchAll(/<th scope="row">([^<]*)/g)].map((m) => m[1]);
+    const order = [...html.matchAll(/<th scope="row">(.*?)<\/th>/g)].map((m) => m[1]!.replace(/<\/?bdi>/g, ''));
     expect(order.slice(-2)).toEqual(['Broadcaster (2025-12-28 – 2026-01-13)', 'Official (2025-12-28 – 2026-01-13)']);
     expect(html).toContain('12,000 <small>at least</small>');
     expect(html).not.toContain('14,000');
+  });
+
+  it('isolates every record string in <bdi>, so a bidi override in a claimant cannot reorder the page; the characters stay', () => {
+    const RLO = '\u202e';
+    const RLI = '\u2067';
+    const html = landingPage(
+      catalog,
+      [
+        { claimant: `Official${RLO} 000,21 :said NGO`, value: 2000, qualifier: 'at_least', period: '2025-12-28 – 2026-01-13' },
+        { claimant: `${RLI}NGO`, value: 6000, qualifier: 'approximately', period: `from 2026-01-01` },
+      ],
+      'T',
+    );
+    const labels = [...html.matchAll(/<th scope="row">(.*?)<\/th>/g)].map((m) => m[1]!);
+    const tollLabels = labels.filter((l) => l.includes('NGO'));
+    expect(tollLabels).toEqual([
+      `<bdi>${RLI}NGO</bdi> (<bdi>from 2026-01-01</bdi>)`,
+      `<bdi>Official${RLO} 000,21 :said NGO</bdi> (<bdi>2025-12-28 – 2026-01-13</bdi>)`,
+    ]);
+    // No bidi control is anywhere outside a <bdi> … </bdi>.
+    const outside = html.replace(/<bdi>[^<]*<\/bdi>/g, '');
+    expect(outside).not.toMatch(/[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]/);
   });
 
   it('links every release to its manifest', () => {
