@@ -1,17 +1,60 @@
-// POST /publish ({"full": true} for a full rebuild) → publish a release now (editors) → { published, version, manifest, deferred } or { published: false, reason }.
-import { publishRelease } from '../pipeline/publish-release.ts';
+// POST /publish ({"full": true} for a full rebuild) → publish a release (editors); GET /publish/status → the last publish.
+// Locally the publish runs within the request (200 with its result); in AWS it is handed to the publisher function (202).
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { conflict } from '../pipeline/errors.ts';
 import { requireEditor } from '../pipeline/review-record.ts';
-import { lambdaContext, type AppContext } from './config.ts';
+import { publishTracked } from '../pipeline/track-publish.ts';
 import { PublishBody } from '../schemas/api.ts';
-import { bodyBytes, httpHandler, json, jsonBody, principalOf, type ApiHandler } from './http.ts';
+import type { PublishAccepted } from '../schemas/publish-status.ts';
+import { publishStatusStore } from '../storage/dynamodb-publish-status.ts';
+import { lambdaContext, type AppContext } from './config.ts';
+import { bodyBytes, header, httpHandler, json, jsonBody, principalOf, problem, type ApiHandler } from './http.ts';
+import { withLambdaContext } from './logger.ts';
+import type { PublishRequest } from './scheduled-publish.ts';
 
-export function create(ctx: AppContext): ApiHandler {
+/** Starts a publish elsewhere and returns at once (in AWS: an asynchronous invocation of the publisher). */
+export type PublishStarter = (request: PublishRequest) => Promise<void>;
+
+/** A publish still `running` after this long is taken as dead (the publisher's timeout is 15 minutes). */
+export const RUNNING_STALE_MS = 16 * 60_000;
+
+export function create(ctx: AppContext, opts: { start?: PublishStarter } = {}): ApiHandler {
+  const status = publishStatusStore(ctx);
   return httpHandler('publish', async (event) => {
-    requireEditor(principalOf(event));
+    const principal = principalOf(event);
+    requireEditor(principal);
+    if (event.httpMethod === 'GET') {
+      const last = await status.read();
+      return last ? json(200, last) : problem(404, 'no_publish_yet', 'no publish has run yet');
+    }
     const body = bodyBytes(event).byteLength > 0 ? jsonBody(event, PublishBody) : {};
-    return json(200, await publishRelease(ctx, { maxDropShare: ctx.publishing.maxDropShare, full: body.full === true }));
+    const full = body.full === true;
+    if (!opts.start) return json(200, await publishTracked({ ...ctx, status }, { maxDropShare: ctx.publishing.maxDropShare, full }));
+    const now = ctx.clock.now();
+    const claimed = await status.claim({ state: 'running', started_at: now.toISOString() }, new Date(now.getTime() - RUNNING_STALE_MS).toISOString());
+    if (!claimed) throw conflict('publish_in_progress', 'another publish is running: try again when it has finished (GET /publish/status)');
+    try {
+      await opts.start({ source: 'rights-ledger.api', full, requested_by: principal.keyId });
+    } catch (err) {
+      await status.write({ state: 'failed', started_at: now.toISOString(), finished_at: ctx.clock.now().toISOString(), error: { code: 'publish_not_started', message: `the publisher could not be started: ${(err as Error).name}` } });
+      throw err;
+    }
+    const rc = event.requestContext as { domainName?: string; stage?: string } | undefined;
+    const host = rc?.domainName ?? header(event, 'host') ?? 'localhost';
+    const accepted: PublishAccepted = { accepted: true, status_url: `https://${host}${rc?.stage && rc.stage !== 'local' ? `/${rc.stage}` : ''}/publish/status` };
+    return json(202, accepted);
   });
 }
 
+/** In AWS: the publisher function's name, set by the stack; its absence means publishing within the request. */
+function lambdaStarter(functionName: string | undefined): PublishStarter | undefined {
+  if (!functionName) return undefined;
+  const client = new LambdaClient({});
+  return async (request) => {
+    await client.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(request)) }));
+  };
+}
+
 let instance: ApiHandler | undefined;
-export const handler: ApiHandler = (event) => (instance ??= create(lambdaContext()))(event);
+// LEDGER_PUBLISHER_FUNCTION is read here, beside the adapter it chooses (functions/config.ts has no Lambda client).
+export const handler = withLambdaContext((event: Parameters<ApiHandler>[0]) => (instance ??= create(lambdaContext(), { start: lambdaStarter(process.env.LEDGER_PUBLISHER_FUNCTION) }))(event));

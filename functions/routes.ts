@@ -20,6 +20,7 @@ import {
   SubmitBody,
   SubmitResult,
 } from '../schemas/api.ts';
+import { PublishStatus } from '../schemas/publish-status.ts';
 import { RECORD_SCHEMAS } from '../schemas/records.ts';
 
 /**
@@ -142,6 +143,15 @@ export const ROUTES: ReadonlyArray<RouteSpec> = [
     operationId: 'publish',
     summary: 'Publish a release now (editors)',
     body: { schema: PublishBody, required: false },
-    response: { status: 200, description: 'Published, or why not', schema: PublishAnswer },
+    response: { status: 200, description: 'Published, or why not (in AWS: 202 { accepted, status_url }, see GET /publish/status)', schema: PublishAnswer },
+  },
+  {
+    method: 'GET',
+    resource: '/publish/status',
+    entry: 'api-publish',
+    auth: true,
+    operationId: 'getPublishStatus',
+    summary: 'The last publish: running, published (version), no changes, or failed (code, message) (editors)',
+    response: { status: 200, description: 'The last publish', schema: PublishStatus },
   },
 ];

@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
  * | publish fence, one per mark shard | `PUBLISH#FENCE` | `FENCE#<shard>` | — |
  * | deferred record | `DEFERRED` | `<id>` | — |
  * | release state | `RELEASE#latest` | `RELEASE` | — |
+ * | status of the last publish (GET /publish/status) | `PUBLISH#STATUS` | `STATUS` | — (the only item POST /publish may write in AWS) |
  * | committed release (one per release) | `RELEASE#history` | `<cut ms, 15 digits>#<version>` | — |
  * | API key / key id | `KEY#<hash>` / `KEYID#<id>` | `KEY` / `KEYID` | — |
  * | lease | `LEASE#<name>` | `LEASE` | — (`ttl`) |
@@ -84,6 +85,7 @@ export const keys = {
   apiKey: (sha256: string) => ({ pk: `KEY#${sha256}`, sk: 'KEY' }),
   apiKeyId: (keyId: string) => ({ pk: `KEYID#${keyId}`, sk: 'KEYID' }),
   lease: (name: string) => ({ pk: `LEASE#${name}`, sk: 'LEASE' }),
+  publishStatus: { pk: 'PUBLISH#STATUS', sk: 'STATUS' },
 };
 
 export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
