@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { runStart } from '../local/start.ts';
 import { RECORD_KINDS } from '../schemas/records.ts';
+import { runQueryCommand } from './query.ts';
 import { runDownloadCommand } from './download.ts';
 import { createKeyCommand, rotateKekCommand } from './keys.ts';
 import { ReviewError, runReview } from './review.ts';
@@ -24,6 +25,10 @@ const USAGE = `usage: rights-ledger <command>
                                                 (--key may be left out when LEDGER_KEY holds it)
   download [--version V|latest] [--format parquet|json] --from BASE_URL --out DIR
                                                 fetch a release and verify every SHA-256 and the hash chain
+  query [--from BASE_URL | --dir DIR] [--version V] [--format table|csv|json] "SQL"
+                                                SQL over a release with the DuckDB inside the project: each
+                                                table is a view by its name; the release is downloaded and
+                                                verified once (cached); --from defaults to npm start's bucket
   review --endpoint URL --key K [--kind K]      the review queue in the terminal: each pending record with
                                                 its changes, coloured (NO_COLOR=1: plain); a approves,
                                                 r rejects (with a note), s skips, q quits
@@ -114,6 +119,8 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'download':
         return await runDownloadCommand(rest);
+      case 'query':
+        return await runQueryCommand(rest);
       case 'review': {
         const values = withKey(args(rest, { endpoint: {}, key: {}, kind: {} }).values);
         need(values, 'endpoint', 'key');

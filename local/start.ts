@@ -179,7 +179,7 @@ export async function runStart(env: NodeJS.ProcessEnv = process.env): Promise<nu
     say(`master key: ${keyring.description}   (back it up: losing it loses the restricted data)`);
     say(`try:  curl -s ${api.url}/health`);
     say(`      npm run ledger -- download --from ${ctx.info.publicBaseUrl} --out ./release`);
-    say(`      duckdb -c "SELECT claimant, metric, value_low, value_best, value_high FROM read_parquet('${ctx.info.publicBaseUrl}/latest/tables/claims/part-00000.parquet') WHERE metric = 'killed'"`);
+    say(`      npm run ledger -- query --from ${ctx.info.publicBaseUrl} "SELECT claimant, metric, value_low, value_best, value_high FROM claims WHERE metric = 'killed'"`);
     say(cfg.publishIntervalSeconds ? `publishing every ${cfg.publishIntervalSeconds} s when something changed` : 'publish on request: POST /publish (or npm run ledger -- publish --endpoint … --key …)');
     say('Ctrl-C stops everything.');
 

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
@@ -67,7 +67,15 @@ describe('npm start', () => {
     await until('ready', () => first.out().includes('ready.'), 120_000);
     expect(first.out()).toContain('59 records accepted');
     expect(first.out()).toContain(`catalog: ${bucket}/catalog.json`);
-    expect(first.out()).toContain('duckdb -c');
+    expect(first.out()).toContain('npm run ledger -- query --from');
+    // The printed query runs as printed, with the project's DuckDB (nothing else installed).
+    const printed = /npm run ledger -- query --from (\S+) "([^"]+)"/.exec(first.out());
+    expect(printed?.[1]).toBe(bucket);
+    const answer = execFileSync(process.execPath, ['bin/rights-ledger.mjs', 'query', '--from', bucket, '--format', 'json', printed![2]!], {
+      env: { ...process.env, XDG_CACHE_HOME: env.LEDGER_DATA_DIR },
+      encoding: 'utf8',
+    });
+    expect((JSON.parse(answer) as unknown[]).length).toBeGreaterThan(0);
     // The master key: made in the data folder, owner-only, and said where it is.
     const masterKey = join(env.LEDGER_DATA_DIR, 'master.key');
     expect((await stat(masterKey)).mode & 0o777).toBe(0o600);
