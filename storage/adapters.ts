@@ -26,6 +26,48 @@ export interface AdapterSettings {
    * key that lives as long as the process, for tests and benchmarks only.
    */
   keyring?: KeyEncryptionKeys;
+  /** Client timeouts and attempts; defaults: {@link CLIENT_TIMEOUTS}. */
+  timeouts?: Partial<ClientTimeouts>;
+}
+
+/**
+ * How long a store may stay silent before a request gives up on it. Without these the SDK waits for
+ * ever on a stopped server (issue 8). A timeout is never retried (see {@link retriesButNotTimeouts}),
+ * so an outage answers 503 after one timeout plus the short back-offs of refused connections: under 5 s.
+ */
+export interface ClientTimeouts {
+  /** TCP connect (both clients). */
+  connectionMs: number;
+  /** DynamoDB: a whole request and its response (thrown, not just warned: throwOnRequestTimeout). */
+  dynamodbRequestMs: number;
+  /** S3: the socket may be idle this long; a long upload that keeps sending bytes is not cut. */
+  s3SocketIdleMs: number;
+  /** Attempts per call, the first included, for throttling, 5xx and refused or reset connections. */
+  maxAttempts: number;
+}
+
+export const CLIENT_TIMEOUTS: ClientTimeouts = { connectionMs: 1_000, dynamodbRequestMs: 4_000, s3SocketIdleMs: 4_000, maxAttempts: 3 };
+
+/** Longest back-off between two attempts (ms): with 3 attempts, at most 2 × this is spent waiting. */
+export const MAX_BACKOFF_MS = 250;
+
+/**
+ * The SDK's retry, bounded in time: throttling, 5xx and refused or reset connections are tried again
+ * after a short jittered back-off, up to `maxAttempts`; a timeout is not (one silent wait already spent
+ * the budget, and a second would only double the client's wait for its 503); nor is a client error.
+ */
+export function retriesButNotTimeouts(maxAttempts: number): NonNullable<DynamoDBClientConfig['retryStrategy']> & NonNullable<S3ClientConfig['retryStrategy']> {
+  const token = (count: number, delay: number) => ({ getRetryCount: () => count, getRetryDelay: () => delay });
+  return {
+    acquireInitialRetryToken: async () => token(0, 0),
+    refreshRetryTokenForRetry: async (previous: ReturnType<typeof token>, info: { errorType: string; error?: unknown }) => {
+      const next = previous.getRetryCount() + 1;
+      const timedOut = info.error instanceof Error && info.error.name === 'TimeoutError';
+      if (next >= maxAttempts || timedOut || info.errorType === 'CLIENT_ERROR') throw info.error ?? new Error('not retried');
+      return token(next, Math.min(MAX_BACKOFF_MS, 50 * 2 ** next) * (0.5 + Math.random() / 2));
+    },
+    recordSuccess: () => undefined,
+  };
 }
 
 /** Every port the use cases need, wired to one table and one bucket. */
@@ -49,9 +91,23 @@ export interface Adapters {
 
 /** The one place where an entry point's adapters are chosen. */
 export function createAdapters(settings: AdapterSettings): Adapters {
-  const dynamodb = new DynamoDBClient(settings.dynamodb ?? {});
+  const t = { ...CLIENT_TIMEOUTS, ...settings.timeouts };
+  const dynamodb = new DynamoDBClient({
+    maxAttempts: t.maxAttempts,
+    retryStrategy: retriesButNotTimeouts(t.maxAttempts),
+    requestHandler: { connectionTimeout: t.connectionMs, requestTimeout: t.dynamodbRequestMs, throwOnRequestTimeout: true },
+    ...(settings.dynamodb ?? {}),
+  });
   // WHEN_REQUIRED: no aws-chunked streaming uploads (the local S3 server would store their framing).
-  const s3 = new S3Client({ requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED', ...(settings.s3 ?? {}) });
+  // An idle-socket bound, not a whole-request one: a release's multipart upload may take minutes.
+  const s3 = new S3Client({
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    maxAttempts: t.maxAttempts,
+    retryStrategy: retriesButNotTimeouts(t.maxAttempts),
+    requestHandler: { connectionTimeout: t.connectionMs, socketTimeout: t.s3SocketIdleMs },
+    ...(settings.s3 ?? {}),
+  });
   const db = documentClient(dynamodb);
   const records = new DynamoDbRecordStore(db, settings.tableName);
   const sealer = new EnvelopeSealer(settings.keyring ?? ephemeralKeyring());

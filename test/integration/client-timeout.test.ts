@@ -1,0 +1,94 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dynamodbClientConfig, s3ClientConfig } from '../../local/services.ts';
+import { CLIENT_TIMEOUTS, MAX_BACKOFF_MS, createAdapters } from '../../storage/adapters.ts';
+import { isOutage } from '../../storage/outage.ts';
+import { reportFigure } from '../support/hardening-report.ts';
+
+/**
+ * A store that accepts connections and never answers is what a stopped (SIGSTOP) or wedged server
+ * looks like to a client. Without timeouts the SDK waits for ever; with the adapters' defaults every
+ * call gives up, as an outage (503), in under 5 s.
+ */
+let silent: Server;
+let endpoint: string;
+const sockets = new Set<Socket>();
+
+beforeAll(async () => {
+  silent = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+  endpoint = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
+});
+afterAll(async () => {
+  for (const s of sockets) s.destroy();
+  await new Promise((r) => silent.close(r));
+});
+
+async function timed(what: () => Promise<unknown>): Promise<{ ms: number; err: unknown }> {
+  const t0 = Date.now();
+  try {
+    await what();
+    return { ms: Date.now() - t0, err: undefined };
+  } catch (err) {
+    return { ms: Date.now() - t0, err };
+  }
+}
+
+describe('client timeouts', () => {
+  it('the budget (one timeout, never retried, plus the back-offs of refused attempts) is below 5 s', () => {
+    const timeout = Math.max(CLIENT_TIMEOUTS.connectionMs, CLIENT_TIMEOUTS.dynamodbRequestMs, CLIENT_TIMEOUTS.s3SocketIdleMs);
+    expect(timeout + (CLIENT_TIMEOUTS.maxAttempts - 1) * MAX_BACKOFF_MS).toBeLessThan(5_000);
+  });
+
+  it('a DynamoDB that never answers fails every call as an outage in under 5 s', async () => {
+    const a = createAdapters({ tableName: 't', bucketName: 'b', dynamodb: dynamodbClientConfig(endpoint), s3: s3ClientConfig(endpoint) });
+    try {
+      const reads = await Promise.all([timed(() => a.records.getHead('src-x')), timed(() => a.keys.getKeyByHash('0'.repeat(64))), timed(() => a.records.ping())]);
+      for (const r of reads) {
+        expect(r.err).toBeInstanceOf(Error);
+        expect(isOutage(r.err)).toBe(true);
+        // Generous under load; the design budget is asserted above and the figure reported.
+        expect(r.ms).toBeLessThan(8_000);
+      }
+      reportFigure({ section: 'outages', figure: 'ms until a DynamoDB call to a silent server failed (max of 3)', value: Math.max(...reads.map((r) => r.ms)), source: 'test/integration/client-timeout.test.ts' });
+    } finally {
+      a.dynamodb.destroy();
+      a.s3.destroy();
+    }
+  }, 30_000);
+
+  it('an S3 that never answers fails as an outage in under 5 s', async () => {
+    const a = createAdapters({ tableName: 't', bucketName: 'b', dynamodb: dynamodbClientConfig(endpoint), s3: s3ClientConfig(endpoint) });
+    try {
+      const r = await timed(() => a.objects.ping());
+      expect(r.err).toBeInstanceOf(Error);
+      expect(isOutage(r.err)).toBe(true);
+      expect(r.ms).toBeLessThan(8_000);
+      reportFigure({ section: 'outages', figure: 'ms until an S3 call to a silent server failed', value: r.ms, source: 'test/integration/client-timeout.test.ts' });
+    } finally {
+      a.dynamodb.destroy();
+      a.s3.destroy();
+    }
+  }, 30_000);
+
+  it('a refused connection is an outage too, at once', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise((r) => closed.close(r));
+    const a = createAdapters({ tableName: 't', bucketName: 'b', dynamodb: dynamodbClientConfig(`http://127.0.0.1:${port}`), s3: s3ClientConfig(`http://127.0.0.1:${port}`) });
+    try {
+      const r = await timed(() => a.records.getHead('src-x'));
+      expect(isOutage(r.err)).toBe(true);
+      const s = await timed(() => a.objects.ping());
+      expect(isOutage(s.err)).toBe(true);
+    } finally {
+      a.dynamodb.destroy();
+      a.s3.destroy();
+    }
+  }, 30_000);
+});
