@@ -1,7 +1,9 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { z } from 'zod';
 import { LedgerError, STATUS_TITLES, badRequest, notFound, unauthorized } from '../pipeline/errors.ts';
+import { IngestInterruptedError } from '../pipeline/ingest-records.ts';
 import type { Principal } from '../pipeline/ports.ts';
+import { OUTAGE_RETRY_AFTER_S, isOutage } from '../storage/outage.ts';
 import { toFieldErrors } from '../schemas/validate-record.ts';
 import { logger } from './logger.ts';
 
@@ -18,6 +20,22 @@ export function problem(status: number, code: string, detail: string, errors?: L
     headers: { 'content-type': 'application/problem+json; charset=utf-8', 'cache-control': 'no-store' },
     body: JSON.stringify({ type: `urn:rights-ledger:problem:${code}`, title: STATUS_TITLES[status] ?? 'Error', status, detail, code, ...(errors && errors.length > 0 ? { errors } : {}) }),
   };
+}
+
+/**
+ * 503 for a store that did not answer: the client should wait `Retry-After` seconds and send the same
+ * request again (ids are idempotency keys). `extra` carries what is known, e.g. per-record results.
+ */
+export function unavailable(detail: string, extra: Record<string, unknown> = {}): APIGatewayProxyResult {
+  const base = problem(503, 'store_unavailable', detail);
+  return { ...base, headers: { ...base.headers, 'retry-after': String(OUTAGE_RETRY_AFTER_S) }, body: JSON.stringify({ ...JSON.parse(base.body), ...extra }) };
+}
+
+/** The error as one log field: name, message and code, and its cause's (no stack: an outage is not a bug). */
+export function errorFields(err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) return { message: String(err) };
+  const e = err as Error & { code?: unknown; $metadata?: { httpStatusCode?: number } };
+  return { name: e.name, message: e.message, code: e.code, http_status: e.$metadata?.httpStatusCode, cause: e.cause === undefined ? undefined : errorFields(e.cause) };
 }
 
 /** The caller as the authorizer (Lambda in AWS, the local server at home) put it on the event. */
@@ -85,8 +103,10 @@ export function pathParam(event: APIGatewayProxyEvent, name: string): string {
 const PATH_VALUE = /^[A-Za-z0-9._:-]{1,160}$/;
 
 /**
- * Wraps a route: a LedgerError becomes its problem document; anything else is logged and becomes a 500
- * whose detail hides the cause (no stack traces to clients).
+ * Wraps a route: a LedgerError becomes its problem document; a store that did not answer becomes a 503
+ * with Retry-After (and, for a batch cut short, the per-record results known so far); anything else is
+ * logged and becomes a 500 whose detail hides the cause (no stack traces to clients). Each failure is
+ * logged once, here.
  */
 export function httpHandler(route: string, fn: ApiHandler): ApiHandler {
   return async (event) => {
@@ -97,6 +117,16 @@ export function httpHandler(route: string, fn: ApiHandler): ApiHandler {
     } catch (err) {
       if (err instanceof LedgerError) {
         result = problem(err.status, err.code, err.message, err.errors);
+      } else if (err instanceof IngestInterruptedError && isOutage(err.cause)) {
+        logger.error('store unavailable', { route, error: errorFields(err.cause), accepted: err.result.accepted, records: err.result.results.length });
+        result = unavailable('the store stopped answering during this batch: the records with status created, updated or unchanged are stored; send the others again later (a retry of the whole batch is safe)', err.result);
+      } else if (isOutage(err)) {
+        logger.error('store unavailable', { route, error: errorFields(err) });
+        result = unavailable('the store is not answering: nothing in your request needs changing; try again later');
+      } else if (err instanceof IngestInterruptedError) {
+        logger.error('unexpected error', { route, error: err.cause instanceof Error ? { name: err.cause.name, message: err.cause.message, stack: err.cause.stack } : String(err.cause), accepted: err.result.accepted });
+        result = problem(500, 'internal_error', 'something went wrong on our side during this batch: the records with status created, updated or unchanged are stored; send the others again later');
+        result = { ...result, body: JSON.stringify({ ...JSON.parse(result.body), ...err.result }) };
       } else {
         logger.error('unexpected error', { route, error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) });
         result = problem(500, 'internal_error', 'something went wrong on our side; nothing in your request needs changing: try again later');

@@ -32,6 +32,8 @@ const GATEWAY_PROBLEMS: GatewayProblem[] = [
   { type: apigw.ResponseType.REQUEST_TOO_LARGE, status: 413, title: STATUS_TITLES[413]!, code: 'payload_too_large' },
   { type: apigw.ResponseType.THROTTLED, status: 429, title: 'Too Many Requests', code: 'throttled', detail: 'too many requests: wait a moment and retry' },
   { type: apigw.ResponseType.INTEGRATION_TIMEOUT, status: 504, title: 'Gateway Timeout', code: 'gateway_timeout', detail: 'the request took longer than API Gateway waits (29 s); a publish goes on and its release appears in catalog.json when done' },
+  // The authorizer threw something other than "Unauthorized": the key store did not answer (functions/authorizer.ts).
+  { type: apigw.ResponseType.AUTHORIZER_FAILURE, status: 503, title: STATUS_TITLES[503]!, code: 'store_unavailable', detail: 'the key store is not answering: nothing in your request needs changing; try again later' },
   { type: apigw.ResponseType.DEFAULT_4XX, title: 'Client Error', code: 'client_error' },
   { type: apigw.ResponseType.DEFAULT_5XX, title: 'Server Error', code: 'gateway_error' },
 ];
@@ -116,6 +118,7 @@ export class LedgerApi extends Construct {
           'Content-Type': "'application/problem+json'",
           'Cache-Control': "'no-store'",
           ...(p.status === 401 ? { 'WWW-Authenticate': "'Bearer'" } : {}),
+          ...(p.status === 503 ? { 'Retry-After': "'5'" } : {}),
         },
         templates: { 'application/json': problemTemplate(p) },
       });

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { create as createInfo } from '../functions/api-info.ts';
+import { authorize } from '../functions/authorizer.ts';
 import { create as createKeys } from '../functions/api-keys.ts';
 import { create as createPublish } from '../functions/api-publish.ts';
 import { create as createRecords } from '../functions/api-records.ts';
@@ -10,8 +11,6 @@ import { create as createSubmit } from '../functions/api-submit.ts';
 import type { AppContext } from '../functions/config.ts';
 import { problem, type ApiHandler } from '../functions/http.ts';
 import { ROUTES, type Entry, type RouteSpec } from '../functions/routes.ts';
-import { LedgerError } from '../pipeline/errors.ts';
-import { authenticate } from '../pipeline/manage-keys.ts';
 
 /** API Gateway's own payload limit: bodies above it never reach a handler there either. */
 const GATEWAY_MAX_BODY = 10 * 1024 * 1024;
@@ -103,7 +102,7 @@ function readBody(req: IncomingMessage, deadline: number): Promise<Buffer | 'too
 /**
  * Serves the Lambda handlers over HTTP, as API Gateway does in AWS: every request becomes a REST API
  * proxy event (body base64-encoded, as with binaryMediaTypes '*\/*'), authorised by the same
- * authenticate() the Lambda authorizer calls, and the handler's result becomes the response.
+ * authorize() the Lambda authorizer calls, and the handler's result becomes the response.
  */
 export async function startApiServer(ctx: AppContext, opts: { port: number; host?: string; limits?: Partial<ServerLimits> }): Promise<ApiServer> {
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...opts.limits };
@@ -137,13 +136,10 @@ export async function startApiServer(ctx: AppContext, opts: { port: number; host
         const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
         let authorizer: Record<string, string> | null = null;
         if (r.auth) {
-          try {
-            const principal = await authenticate(headers.authorization, ctx.keys);
-            authorizer = { principalId: principal.keyId, keyId: principal.keyId, role: principal.role };
-          } catch (err) {
-            if (err instanceof LedgerError) return sendAndClose(req, res, problem(err.status, err.code, err.message));
-            throw err;
-          }
+          // 401 for a missing, unknown or disabled key; 503 (logged, Retry-After) when the key store does not answer.
+          const outcome = await authorize(headers.authorization, ctx.keys);
+          if ('refused' in outcome) return sendAndClose(req, res, outcome.refused);
+          authorizer = { principalId: outcome.principal.keyId, keyId: outcome.principal.keyId, role: outcome.principal.role };
         }
         const body = await readBody(req, bodyDeadline);
         if (body === 'too_large') return sendAndClose(req, res, problem(413, 'payload_too_large', `the body is over ${GATEWAY_MAX_BODY} bytes: split it into smaller batches`));

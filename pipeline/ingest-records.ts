@@ -28,6 +28,26 @@ const sealerOf = (deps: IngestDeps): RecordSealer => deps.sealer ?? sealerOfProc
 const WRITE_CONCURRENCY = 16;
 /** Attempts when another writer changed the same record between our read and our write. */
 const MAX_ATTEMPTS = 8;
+/**
+ * Distinct ids a request may cite that it does not carry itself: each is a read of the store. A full
+ * batch of 1,000 records citing 2 stored records each fits; 1,000 persons citing 100 each does not.
+ */
+export const MAX_REFERENCED_IDS = 2_000;
+
+/**
+ * The store stopped answering part-way through a batch. `results` holds what is known: records
+ * written before it are `created`/`updated` (durable), the rest are `rejected` with `store_unavailable`
+ * and `retryable` (a retry is safe: ids are idempotency keys). `cause` is the store's error.
+ */
+export class IngestInterruptedError extends Error {
+  override name = 'IngestInterruptedError';
+  constructor(
+    readonly result: SubmitResult,
+    options: { cause: unknown },
+  ) {
+    super(`the store stopped answering after ${result.accepted} of ${result.results.length} records`, options);
+  }
+}
 
 type Candidate = { index: number; record: LedgerRecord; content: StoredContent; hash: string };
 
@@ -88,9 +108,32 @@ export async function ingestRecords(raw: ReadonlyArray<unknown>, principal: Prin
   // one rejected at validation or at write time is rejected too.
   const live = new Map(primaries.map((c) => [c.record.id, c]));
   const external = new Set<string>();
-  for (const c of primaries) for (const ref of listReferences(c.record)) if (!live.has(ref.id)) external.add(ref.id);
+  for (const c of primaries) {
+    // Look-ups are bounded per request: a record that would take the request past the bound is rejected
+    // at its first reference beyond it, before anything is read; the records before it are judged as usual.
+    const mine = new Set<string>();
+    const beyond = listReferences(c.record).find((ref) => {
+      if (live.has(ref.id) || external.has(ref.id) || mine.has(ref.id)) return false;
+      if (external.size + mine.size >= MAX_REFERENCED_IDS) return true;
+      mine.add(ref.id);
+      return false;
+    });
+    if (beyond) {
+      results[c.index] = rejected(c.index, [{ path: beyond.pointer, code: 'too_many_references', message: `this request cites more than ${MAX_REFERENCED_IDS} distinct records it does not carry itself; send this record in another request` }], c.record.id, c.record.kind);
+      continue;
+    }
+    for (const id of mine) external.add(id);
+  }
+  // Array.from, not map: the array has holes where nothing is known yet.
+  const candidateAt = new Map(candidates.map((c) => [c.index, c]));
+  const settled = () => Array.from(results, (r, i) => r ?? interrupted(i, candidateAt.get(i)));
   // One batched read for every head the request touches: its references and the records it writes.
-  const stored = await deps.records.getHeads([...external, ...live.keys()]);
+  let stored: Map<string, RecordHead>;
+  try {
+    stored = await deps.records.getHeads([...external, ...live.keys()]);
+  } catch (err) {
+    throw new IngestInterruptedError(summarise(settled()), { cause: err });
+  }
   const waves: RecordKind[][] = [['source'], ['event'], ['claim', 'person']];
   for (const wave of waves) {
     const batch = primaries.filter((c) => wave.includes(c.record.kind));
@@ -117,23 +160,43 @@ export async function ingestRecords(raw: ReadonlyArray<unknown>, principal: Prin
         }
         if (why) errors.push({ path: ref.pointer, code: 'unknown_reference', message: `"${ref.id}" ${why}` });
       }
+      if (results[c.index]) continue; // rejected above (too_many_references)
       if (errors.length > 0) results[c.index] = rejected(c.index, errors, c.record.id, c.record.kind);
       else ready.push(c);
     }
+    // The first store failure stops the batch: no new write starts, those under way finish or fail,
+    // and the request answers what is known (each written record's result stands: it is durable).
+    let failure: { err: unknown } | undefined;
     const worker = async () => {
-      for (let c = ready.shift(); c; c = ready.shift()) results[c.index] = await writeOne(c, principal, deps, stored.get(c.record.id));
+      for (let c = failure ? undefined : ready.shift(); c; c = failure ? undefined : ready.shift()) {
+        try {
+          results[c.index] = await writeOne(c, principal, deps, stored.get(c.record.id));
+        } catch (err) {
+          failure ??= { err };
+        }
+      }
     };
     await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, ready.length) }, worker));
+    if (failure) throw new IngestInterruptedError(summarise(settled()), { cause: failure.err });
   }
 
   for (const { follower, primary } of followers) {
     const p = results[primary.index]!;
     results[follower.index] = p.status === 'rejected' ? { ...p, index: follower.index } : { ...p, index: follower.index, status: 'unchanged' };
   }
-  const final = results.map((r, i) => r ?? rejected(i, [{ path: '', code: 'internal', message: 'not processed' }]));
+  return summarise(results.map((r, i) => r ?? rejected(i, [{ path: '', code: 'internal', message: 'not processed' }])));
+}
+
+function summarise(final: SubmitResultItem[]): SubmitResult {
   const accepted = final.filter((r) => r.status !== 'rejected').length;
   return { accepted, rejected: final.length - accepted, results: final };
 }
+
+/** A record whose write did not happen, or whose outcome the store never told: send it again. */
+const interrupted = (index: number, c: Candidate | undefined): SubmitResultItem => ({
+  ...rejected(index, [{ path: '', code: 'store_unavailable', message: 'not known to be written: the store stopped answering; send this record again (a retry is safe)' }], c?.record.id, c?.record.kind),
+  retryable: true,
+});
 
 /**
  * Writes one record. The first attempt uses the head read in the request's batched read; the version
@@ -198,6 +261,11 @@ async function writeOne(c: Candidate, principal: Principal, deps: IngestDeps, pr
       changed_fields: changedFields(comparable(head?.content), comparable(sealed)!),
     }, publishEffect(head, next), head);
     if (written) return { index: c.index, id, kind, status: head ? 'updated' : 'created', revision, review_status: next.review_status };
+    // Another writer won: wait a little (jittered, growing) so that many writers of one record spread out.
+    await new Promise((r) => setTimeout(r, Math.min(200, 10 * 2 ** attempt) * (0.5 + Math.random())));
   }
-  throw new Error(`record ${id}: gave up after ${MAX_ATTEMPTS} concurrent write conflicts`);
+  return {
+    ...rejected(c.index, [{ path: '/id', code: 'write_conflict', message: `"${id}" was changed by ${MAX_ATTEMPTS} other writes while this one was tried: nothing was written; send it again` }], id, kind),
+    retryable: true,
+  };
 }

@@ -86,6 +86,10 @@ export const SubmitResultItem = z.object({
   revision: z.int().optional(),
   review_status: z.enum(['pending', 'approved', 'rejected']).optional(),
   errors: z.array(ErrorItem).optional(),
+  retryable: z
+    .boolean()
+    .optional()
+    .meta({ description: 'true when nothing in the record needs changing: it was not written because of a concurrent write (`write_conflict`) or an outage (`store_unavailable`); send it again' }),
 });
 export type SubmitResultItem = z.infer<typeof SubmitResultItem>;
 
