@@ -2,7 +2,7 @@ import { Stack } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import { Construct } from 'constructs';
-import { ATHENA_DATABASE, athenaColumns, historyTableName, latestTableName } from '../schemas/athena.ts';
+import { athenaColumns, historyTableName, latestTableName } from '../schemas/athena.ts';
 import { TABLE_NAMES, TABLES, type TableName } from '../schemas/tables.ts';
 
 const PARQUET = {
@@ -14,7 +14,12 @@ const PARQUET = {
 /** Stops a runaway query over the whole history: 10 GiB is far beyond any one release today. */
 const BYTES_SCANNED_CUTOFF = 10 * 1024 ** 3;
 
+/** The Glue database of a deployment: its name prefix, `_` for `-` (Glue names take no hyphen); `rights_ledger` for the default prefix, as athenaDdl()'s default. */
+export const athenaDatabaseName = (namePrefix: string): string => namePrefix.replace(/-/g, '_');
+
 export interface AthenaCatalogProps {
+  /** The Glue database (athenaDatabaseName): one per deployment, so two can share an account. */
+  databaseName: string;
   publicBucketName: string;
   resultsBucketName: string;
   workGroupName: string;
@@ -36,13 +41,13 @@ export class AthenaCatalog extends Construct {
 
     this.database = new glue.CfnDatabase(this, 'Database', {
       catalogId,
-      databaseInput: { name: ATHENA_DATABASE, description: 'rights-ledger releases in the public bucket (Parquet)' },
+      databaseInput: { name: props.databaseName, description: 'rights-ledger releases in the public bucket (Parquet)' },
     });
 
     const table = (t: TableName, name: string, location: string, extra: Partial<glue.CfnTable.TableInputProperty>) => {
       const resource = new glue.CfnTable(this, `Table-${name}`, {
         catalogId,
-        databaseName: ATHENA_DATABASE,
+        databaseName: props.databaseName,
         tableInput: {
           name,
           description: TABLES[t].description,

@@ -25,5 +25,7 @@ export const KMS_USERS = {
   'api-keys': { records: [], mac: ['kms:GenerateMac'] },
   /** Looks API keys up by their HMAC. */
   authorizer: { records: [], mac: ['kms:GenerateMac'] },
+  /** The one-time sealing migration (custom resource at deploy): re-keys bare SHA-256 API keys and content hashes, seals plain records. */
+  'sealing-migration': { records: ['kms:GenerateDataKey', 'kms:Decrypt'], mac: ['kms:GenerateMac'] },
 } as const satisfies Record<string, { records: readonly string[]; mac: readonly string[] }>;
 export type KmsUser = keyof typeof KMS_USERS;

@@ -12,6 +12,8 @@ const Settings = z.object({
   maxDropShare: z.coerce.number().min(0).max(1).default(0.01),
   publishIntervalMinutes: z.coerce.number().int().min(1).max(10_080).default(60),
   // The default of the stateless stack's ReviewPolicy parameter (`cdk deploy --parameters …` overrides it).
+  // Hours without a successful publish run (with or without a new release) before an alarm; at least two intervals.
+  publishAlarmHours: z.coerce.number().int().min(1).max(168).default(6),
   reviewPolicy: z.enum(REVIEW_POLICIES, { message: `reviewPolicy: ${REVIEW_POLICIES.join(' or ')}` }).default('single'),
 });
 export type LedgerSettings = z.infer<typeof Settings>;
@@ -48,6 +50,7 @@ export function createLedger(app: App, env: Environment): { stateful: StatefulSt
     maxDropShare: settings.maxDropShare,
     publishIntervalMinutes: settings.publishIntervalMinutes,
     reviewPolicy: settings.reviewPolicy,
+    publishAlarmHours: settings.publishAlarmHours,
   });
   // No reference ties them (plain names), so state the order: the table and bucket exist first.
   stateless.addStackDependency(stateful);

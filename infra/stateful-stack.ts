@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aws, CfnCondition, CfnParameter, Duration, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -30,6 +30,19 @@ const KEY_ADMIN_ACTIONS = [
 
 /** What readers may GET without an account (PUBLISHING.md "Layout"); the publish functions write exactly these. */
 export const PUBLISHED_KEYS = ['catalog.json', 'index.html', 'athena/*', 'releases/*', 'latest/*'] as const;
+
+/**
+ * Releases nobody can erase: no rule ever expires anything under releases/ (current or noncurrent).
+ * Only what every release overwrites (latest/, catalog.json, index.html, athena/) loses its old versions
+ * after a month, and uploads that never completed (a publish that died mid-way) are cleaned up.
+ */
+export const PUBLIC_BUCKET_LIFECYCLE: s3.LifecycleRule[] = [
+  ...['latest/', 'catalog.json', 'index.html', 'athena/'].map((prefix) => ({ id: `old-versions-of-${prefix.replace(/[^a-z]/g, '')}`, prefix, noncurrentVersionExpiration: Duration.days(30) })),
+  { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+];
+
+/** The ObjectLockMode stack parameter: NONE (default), GOVERNANCE or COMPLIANCE. */
+export const OBJECT_LOCK_MODES = ['NONE', 'GOVERNANCE', 'COMPLIANCE'] as const;
 
 /**
  * What the stateless stack needs from this one. Plain names derived from the prefix, account and
@@ -89,7 +102,7 @@ export class StatefulStack extends Stack {
 
     this.createKeys(namePrefix, storage.kmsAliases);
 
-    publicReadBucket(this, 'PublicBucket', {
+    const publicBucket = publicReadBucket(this, 'PublicBucket', {
       bucketName: storage.publicBucketName,
       publicKeys: PUBLISHED_KEYS,
       publicListPrefixes: ['releases/', 'latest/'],
@@ -103,11 +116,35 @@ export class StatefulStack extends Stack {
           maxAge: 3600,
         },
       ],
-      // latest/ and catalog.json are overwritten by every release: their old versions are kept a month.
-      lifecycleRules: [{ id: 'expire-old-versions', noncurrentVersionExpiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      lifecycleRules: PUBLIC_BUCKET_LIFECYCLE,
     });
+    this.lockReleases(publicBucket);
 
     new s3.Bucket(this, 'AthenaResultsBucket', secureBucketProps({ bucketName: storage.athenaResultsBucketName, lifecycleRules: [expireAfter(30)] }));
+  }
+
+  /**
+   * Optional S3 Object Lock (stack parameters ObjectLockMode, ObjectLockYears): a default retention on
+   * every object version written from then on, so that no one (GOVERNANCE: no one without
+   * s3:BypassGovernanceRetention; COMPLIANCE: no one at all, the root user included) can delete or
+   * overwrite a version of a published release before the retention ends. README "Releases nobody can erase".
+   */
+  private lockReleases(bucket: s3.Bucket): void {
+    const mode = new CfnParameter(this, 'ObjectLockMode', {
+      type: 'String',
+      allowedValues: [...OBJECT_LOCK_MODES],
+      default: 'NONE',
+      description: 'S3 Object Lock on the public bucket: NONE, GOVERNANCE (deletable only with s3:BypassGovernanceRetention) or COMPLIANCE (by no one until the retention ends)',
+    });
+    const years = new CfnParameter(this, 'ObjectLockYears', { type: 'Number', default: 10, minValue: 1, maxValue: 100, description: 'Years each object version is locked for, when ObjectLockMode is not NONE' });
+    const locked = new CfnCondition(this, 'ObjectLockOn', { expression: Fn.conditionNot(Fn.conditionEquals(mode.valueAsString, 'NONE')) });
+    const cfn = bucket.node.defaultChild as s3.CfnBucket;
+    cfn.objectLockEnabled = Fn.conditionIf(locked.logicalId, true, Aws.NO_VALUE) as unknown as boolean;
+    cfn.objectLockConfiguration = Fn.conditionIf(
+      locked.logicalId,
+      { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: mode.valueAsString, Years: years.valueAsNumber } } },
+      Aws.NO_VALUE,
+    ) as unknown as s3.CfnBucket.ObjectLockConfigurationProperty;
   }
 
   /**

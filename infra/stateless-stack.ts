@@ -1,5 +1,8 @@
 import { join } from 'node:path';
-import { CfnOutput, CfnParameter, Duration, RemovalPolicy, Size, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, CfnParameter, CustomResource, Duration, RemovalPolicy, Size, Stack, type StackProps } from 'aws-cdk-lib';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -11,8 +14,10 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { ENTRIES, type Entry } from '../functions/routes.ts';
 import { REVIEW_POLICIES, type ReviewPolicy } from '../pipeline/ports.ts';
-import { AthenaCatalog } from './athena-catalog.ts';
+import { AthenaCatalog, athenaDatabaseName } from './athena-catalog.ts';
 import { apiBundling, PROJECT_ROOT, PUBLISH_ARCHITECTURE, publishBundling } from './lambda-bundling.ts';
+import { LedgerAlarms } from './alarms.ts';
+import { grantMigrationAccess, grantTableAccess, kmsStatement, TABLE_ACCESS, type TableUser } from './functions-access.ts';
 import { KMS_USERS, functionRoleName, type KmsUser } from './kms-names.ts';
 import { LedgerApi } from './ledger-api.ts';
 import { PUBLISHED_KEYS, type LedgerStorage } from './stateful-stack.ts';
@@ -28,9 +33,16 @@ export interface StatelessStackProps extends StackProps {
   publishIntervalMinutes: number;
   /** The default of the ReviewPolicy stack parameter, which becomes LEDGER_REVIEW_POLICY. */
   reviewPolicy: ReviewPolicy;
+  /** Hours without a successful publish run before the NoSuccessfulPublish alarm goes off. */
+  publishAlarmHours: number;
 }
 
-type FunctionName = Entry | 'authorizer' | 'scheduled-publish';
+/** Every function of the stack: the API entries, the authorizer, the one publisher and the sealing migration. */
+export type FunctionName = Entry | 'authorizer' | 'publisher' | 'sealing-migration';
+/** The file in functions/ of each function that is not named after its file. */
+const ENTRY_FILES: Partial<Record<FunctionName, string>> = { publisher: 'scheduled-publish' };
+/** The migration the SealingMigration custom resource runs: a new name runs again, the same name never. */
+export const SEALING_MIGRATION = 'sealing-v1';
 
 interface FunctionProfile {
   architecture: Architecture;
@@ -55,9 +67,12 @@ const PROFILES: Record<FunctionName, FunctionProfile> = {
   'api-submit': API_PROFILE,
   'api-records': API_PROFILE,
   'api-keys': API_PROFILE,
-  'api-publish': PUBLISH_PROFILE,
+  // In AWS POST /publish only hands the publish to the publisher: no DuckDB, answers at once.
+  'api-publish': API_PROFILE,
   authorizer: API_PROFILE,
-  'scheduled-publish': PUBLISH_PROFILE,
+  publisher: PUBLISH_PROFILE,
+  // Scans and rewrites the whole table once at deploy: as long as Lambda allows.
+  'sealing-migration': { ...API_PROFILE, memorySize: 1024, timeout: Duration.minutes(15) },
 };
 
 const pascal = (name: string) => name.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase());
@@ -66,6 +81,8 @@ const pascal = (name: string) => name.replace(/(^|-)([a-z])/g, (_, __, c: string
 export class StatelessStack extends Stack {
   readonly functions: Readonly<Record<FunctionName, NodejsFunction>>;
   readonly api: LedgerApi;
+  readonly deadLetters: sqs.Queue;
+  readonly alarms: LedgerAlarms;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -106,7 +123,7 @@ export class StatelessStack extends Stack {
       return new NodejsFunction(this, id, {
         role,
         description: `rights-ledger ${name}`,
-        entry: join(PROJECT_ROOT, 'functions', `${name}.ts`),
+        entry: join(PROJECT_ROOT, 'functions', `${ENTRY_FILES[name] ?? name}.ts`),
         handler: 'handler',
         projectRoot: PROJECT_ROOT,
         depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
@@ -115,40 +132,51 @@ export class StatelessStack extends Stack {
         memorySize: profile.memorySize,
         timeout: profile.timeout,
         ...(profile.ephemeralStorageSize ? { ephemeralStorageSize: profile.ephemeralStorageSize } : {}),
-        environment: { ...environment, ...keysEnv },
+        environment: { ...environment, ...keysEnv, ...(name === 'publisher' ? { POWERTOOLS_SERVICE_NAME: props.namePrefix } : {}) },
         bundling: profile.bundling(),
         logGroup: new logs.LogGroup(this, `${id}Logs`, { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY }),
       });
     };
-    const functions = Object.fromEntries([...ENTRIES, 'authorizer', 'scheduled-publish'].map((n) => [n, make(n as FunctionName)])) as Record<FunctionName, NodejsFunction>;
+    const functions = Object.fromEntries([...ENTRIES, 'authorizer', 'publisher', 'sealing-migration'].map((n) => [n, make(n as FunctionName)])) as Record<FunctionName, NodejsFunction>;
     this.functions = functions;
 
-    // Least privilege. The health check (GET /health) reads the table and asks S3 for the bucket (HeadBucket = s3:ListBucket).
-    table.grantReadData(functions['api-info']);
+    // Least privilege: each API function reaches only its partitions of the table (functions-access.ts).
+    for (const name of Object.keys(TABLE_ACCESS) as TableUser[]) grantTableAccess(functions[name], name, table);
+    // The health check asks S3 for the bucket (HeadBucket = s3:ListBucket).
     functions['api-info'].addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
-    for (const name of ['api-submit', 'api-records', 'api-keys'] as const) table.grantReadWriteData(functions[name]);
-    table.grantReadData(functions.authorizer);
     // KMS, by key alias (the keys live in the stateful stack; their policies also name these roles).
     for (const [name, uses] of Object.entries(KMS_USERS) as Array<[KmsUser, (typeof KMS_USERS)[KmsUser]]>) {
       for (const which of ['records', 'mac'] as const) {
         const actions = [...uses[which]];
-        if (actions.length === 0) continue;
-        functions[name].addToRolePolicy(
-          new iam.PolicyStatement({
-            actions,
-            resources: [`arn:${this.partition}:kms:${this.region}:${this.account}:key/*`],
-            conditions: { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': storage.kmsAliases[which] } },
-          }),
-        );
+        if (actions.length > 0) functions[name].addToRolePolicy(kmsStatement(this, actions, storage.kmsAliases[which]));
       }
     }
-    // Publishing reads the previous release, writes the new one, refreshes latest/ (deleting what left it) and lists.
-    for (const name of ['api-publish', 'scheduled-publish'] as const) {
-      const fn = functions[name];
-      table.grantReadWriteData(fn);
-      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], resources: PUBLISHED_KEYS.map((k) => bucket.arnForObjects(k)) }));
-      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
-    }
+
+    // The one publisher: the schedule and POST /publish. One at a time (its lease would refuse a second anyway).
+    const publisher = functions.publisher;
+    (publisher.node.defaultChild as import('aws-cdk-lib/aws-lambda').CfnFunction).reservedConcurrentExecutions = 1;
+    // It reads the previous release, writes the new one, refreshes latest/ (deleting what left it) and lists.
+    table.grantReadWriteData(publisher);
+    publisher.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], resources: PUBLISHED_KEYS.map((k) => bucket.arnForObjects(k)) }));
+    publisher.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
+    // POST /publish starts it asynchronously and answers 202 (API Gateway would give up after 29 s).
+    publisher.grantInvoke(functions['api-publish']);
+    functions['api-publish'].addEnvironment('LEDGER_PUBLISHER_FUNCTION', publisher.functionName);
+
+    // A failed run is retried by Lambda with back-off (about 1 and 2 minutes later); then its event waits in the DLQ, which alarms.
+    this.deadLetters = new sqs.Queue(this, 'PublishDeadLetters', {
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    publisher.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(6), onFailure: new destinations.SqsDestination(this.deadLetters) });
+
+    new events.Rule(this, 'PublishSchedule', {
+      description: 'Publishes a release when anything changed since the last one',
+      schedule: events.Schedule.rate(Duration.minutes(props.publishIntervalMinutes)),
+      // EventBridge retries its own delivery too, and keeps what it could not deliver in the same DLQ.
+      targets: [new targets.LambdaFunction(publisher, { retryAttempts: 8, maxEventAge: Duration.hours(2), deadLetterQueue: this.deadLetters })],
+    });
 
     this.api = new LedgerApi(this, 'Ledger', {
       handlers: functions,
@@ -156,22 +184,33 @@ export class StatelessStack extends Stack {
       throttle: { rateLimit: 25, burstLimit: 50 },
     });
 
-    new events.Rule(this, 'PublishSchedule', {
-      description: 'Publishes a release when anything changed since the last one',
-      schedule: events.Schedule.rate(Duration.minutes(props.publishIntervalMinutes)),
-      targets: [new targets.LambdaFunction(functions['scheduled-publish'])],
+    // The one-time sealing migration (issue 12) of a deployment that already holds data: at deploy, once per migration name.
+    const migration = functions['sealing-migration'];
+    grantMigrationAccess(migration, table);
+    const provider = new cr.Provider(this, 'MigrationProvider', { onEventHandler: migration });
+    new CustomResource(this, 'SealingMigrationRun', { serviceToken: provider.serviceToken, resourceType: 'Custom::LedgerMigration', properties: { Migration: SEALING_MIGRATION } });
+
+    this.alarms = new LedgerAlarms(this, 'Alarms', {
+      functions,
+      publisher,
+      api: this.api.api,
+      table,
+      deadLetters: this.deadLetters,
+      deployment: props.namePrefix,
+      publishAlarmHours: props.publishAlarmHours,
     });
-    // No retry of a failed run: the next tick publishes anyway, and a refused release would only be refused again.
-    functions['scheduled-publish'].configureAsyncInvoke({ retryAttempts: 0 });
 
     new AthenaCatalog(this, 'Athena', {
       publicBucketName: storage.publicBucketName,
       resultsBucketName: storage.athenaResultsBucketName,
       workGroupName: props.namePrefix,
+      databaseName: athenaDatabaseName(props.namePrefix),
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'The upload endpoint (API.md)' });
     new CfnOutput(this, 'PublicBaseUrl', { value: storage.publicBaseUrl, description: 'Root of the published dataset (plain HTTPS, no account needed)' });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn, description: 'Where every alarm goes (subscribe more addresses here)' });
+    new CfnOutput(this, 'PublishDeadLetterQueueUrl', { value: this.deadLetters.queueUrl, description: 'Publish events that failed every retry' });
     new CfnOutput(this, 'CatalogUrl', { value: `${storage.publicBaseUrl}/catalog.json`, description: 'The index of releases' });
   }
 }

@@ -6,10 +6,11 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENTRIES, ROUTES } from '../../functions/routes.ts';
+import { athenaDatabaseName } from '../../infra/athena-catalog.ts';
 import { KMS_USERS } from '../../infra/kms-names.ts';
 import { createLedger } from '../../infra/ledger.ts';
 import type { StatelessStack } from '../../infra/stateless-stack.ts';
-import { ATHENA_DATABASE, athenaColumns, historyTableName, latestTableName } from '../../schemas/athena.ts';
+import { ATHENA_DATABASE, athenaColumns, athenaDdl, historyTableName, latestTableName } from '../../schemas/athena.ts';
 import { TABLE_NAMES } from '../../schemas/tables.ts';
 import { TABLE_SHAPE } from '../../storage/dynamodb-table.ts';
 
@@ -161,16 +162,16 @@ describe('stateful stack: the Athena results bucket', () => {
 });
 
 describe('stateless stack: functions', () => {
-  it('has one function per entry, plus the authorizer and the scheduled publish', () => {
-    template.resourceCountIs('AWS::Lambda::Function', ENTRIES.length + 2);
+  it('has one function per entry, plus the authorizer, the publisher, the sealing migration and its provider framework', () => {
+    template.resourceCountIs('AWS::Lambda::Function', ENTRIES.length + 4);
   });
-  it.each([...ENTRIES, 'authorizer', 'scheduled-publish'])('%s exists', (name) => {
+  it.each([...ENTRIES, 'authorizer', 'publisher', 'sealing-migration'])('%s exists', (name) => {
     expect(lambda(name)).toBeDefined();
   });
-  it('all run on nodejs22.x', () => {
-    template.allResourcesProperties('AWS::Lambda::Function', { Runtime: 'nodejs22.x' });
+  it('all of ours run on nodejs22.x', () => {
+    for (const name of [...ENTRIES, 'authorizer', 'publisher', 'sealing-migration']) expect(lambda(name).Properties.Runtime, name).toBe('nodejs22.x');
   });
-  it.each([...ENTRIES, 'authorizer', 'scheduled-publish'])('%s gets every variable functions/config.ts reads', (name) => {
+  it.each([...ENTRIES, 'authorizer', 'publisher'])('%s gets every variable functions/config.ts reads', (name) => {
     expect(Object.keys(lambda(name).Properties.Environment.Variables)).toEqual(
       expect.arrayContaining(['LEDGER_TABLE_NAME', 'LEDGER_BUCKET_NAME', 'LEDGER_PUBLIC_BASE_URL', 'LEDGER_DATASET_NAME', 'LEDGER_MAX_DROP_SHARE', 'LEDGER_REVIEW_POLICY']),
     );
@@ -178,7 +179,7 @@ describe('stateless stack: functions', () => {
   it('the review policy is a stack parameter: single or four_eyes, single by default', () => {
     template.hasParameter('ReviewPolicy', { Type: 'String', AllowedValues: ['single', 'four_eyes'], Default: 'single' });
   });
-  it.each([...ENTRIES, 'authorizer', 'scheduled-publish'])('%s reads LEDGER_REVIEW_POLICY from that parameter', (name) => {
+  it.each([...ENTRIES, 'authorizer', 'publisher'])('%s reads LEDGER_REVIEW_POLICY from that parameter', (name) => {
     expect(lambda(name).Properties.Environment.Variables.LEDGER_REVIEW_POLICY).toEqual({ Ref: 'ReviewPolicy' });
   });
   it('the parameter defaults to the reviewPolicy context setting', () => {
@@ -195,19 +196,26 @@ describe('stateless stack: functions', () => {
     expect(JSON.stringify(template.toJSON())).not.toContain('Fn::ImportValue');
   });
   it('publish: 2048 MB', () => {
-    expect(lambda('scheduled-publish').Properties.MemorySize).toBe(2048);
+    expect(lambda('publisher').Properties.MemorySize).toBe(2048);
   });
   it('publish: 15 minutes', () => {
-    expect(lambda('scheduled-publish').Properties.Timeout).toBe(900);
+    expect(lambda('publisher').Properties.Timeout).toBe(900);
   });
   it('publish: 4 GB of /tmp', () => {
-    expect(lambda('scheduled-publish').Properties.EphemeralStorage).toEqual({ Size: 4096 });
+    expect(lambda('publisher').Properties.EphemeralStorage).toEqual({ Size: 4096 });
   });
-  it('publish from the API has the same memory', () => {
-    expect(lambda('api-publish').Properties.MemorySize).toBe(2048);
+  it('POST /publish is a small API function (it hands the publish to the publisher)', () => {
+    expect(lambda('api-publish').Properties.MemorySize).toBe(512);
+  });
+  it('POST /publish carries no DuckDB (arm64, no node_modules)', () => {
+    expect(lambda('api-publish').Properties.Architectures).toEqual(['arm64']);
   });
   it('publish runs on x86_64, where the copied DuckDB binding runs', () => {
-    expect(lambda('api-publish').Properties.Architectures).toEqual(['x86_64']);
+    expect(lambda('publisher').Properties.Architectures).toEqual(['x86_64']);
+  });
+  it('only the publisher carries DuckDB (one 70 MB copy, not two)', () => {
+    const withDuckDb = Object.entries(stateless.functions).filter(([, fn]) => existsSync(join(outdir, (fn.node.findChild('Code') as Asset).assetPath, 'node_modules/@duckdb')));
+    expect(withDuckDb.map(([n]) => n)).toEqual(['publisher']);
   });
   it('API handlers run on arm64', () => {
     expect(lambda('api-submit').Properties.Architectures).toEqual(['arm64']);
@@ -216,7 +224,7 @@ describe('stateless stack: functions', () => {
     expect(lambda('api-submit').Properties.Timeout).toBe(29);
   });
   it('the publish bundle carries the DuckDB native binding', () => {
-    const code = stateless.functions['scheduled-publish'].node.findChild('Code') as Asset;
+    const code = stateless.functions['publisher'].node.findChild('Code') as Asset;
     expect(existsSync(join(outdir, code.assetPath, 'node_modules/@duckdb/node-bindings-linux-x64/duckdb.node'))).toBe(true);
   });
   it('an API bundle carries no node_modules', () => {
@@ -230,7 +238,7 @@ describe('stateless stack: functions', () => {
     expect(roleStatementsOf(lambda('authorizer')).flatMap((s) => [s.Action].flat()).filter((a: string) => a.startsWith('s3:'))).toEqual([]);
   });
   it('publish may write only the published keys', () => {
-    const put = roleStatementsOf(lambda('scheduled-publish')).find((s) => [s.Action].flat().includes('s3:PutObject'));
+    const put = roleStatementsOf(lambda('publisher')).find((s) => [s.Action].flat().includes('s3:PutObject'));
     expect(put.Resource.map((arn: any) => (typeof arn === 'string' ? arn : arn['Fn::Join'][1].join(''))).sort()).toEqual(PUBLISHED.map((k) => `arn:aws:s3:::${BUCKET}/${k}`));
   });
   it('an API handler cannot write the bucket', () => {
@@ -277,12 +285,12 @@ describe('the KMS keys (issue 12: sealed storage)', () => {
     }
   });
   it('the key policies give the publisher (and GET /, /health) nothing', () => {
-    for (const name of ['api-publish', 'scheduled-publish', 'api-info']) {
+    for (const name of ['api-publish', 'publisher', 'api-info']) {
       for (const key of [records(), mac()]) expect(allowedTo(key, name), name).toEqual([]);
     }
   });
   it('the publisher has no KMS permission at all in its role, and is not told where the keys are', () => {
-    for (const name of ['api-publish', 'scheduled-publish']) {
+    for (const name of ['api-publish', 'publisher']) {
       expect(kmsActionsOf(name), name).toEqual([]);
       expect(lambda(name).Properties.Environment.Variables, name).not.toHaveProperty('LEDGER_KMS_KEY_ID');
       expect(lambda(name).Properties.Environment.Variables, name).not.toHaveProperty('LEDGER_KMS_MAC_KEY_ID');
@@ -338,7 +346,7 @@ describe('stateless stack: schedule', () => {
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(30 minutes)' });
   });
   it('targets the scheduled-publish function', () => {
-    const id = resources(template, 'AWS::Lambda::Function').find(([, r]) => r.Properties.Description === 'rights-ledger scheduled-publish')![0];
+    const id = resources(template, 'AWS::Lambda::Function').find(([, r]) => r.Properties.Description === 'rights-ledger publisher')![0];
     template.hasResourceProperties('AWS::Events::Rule', { Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [id, 'Arn'] } })] });
   });
 });
@@ -393,5 +401,188 @@ describe('outputs', () => {
   });
   it('the public base URL is the bucket virtual-hosted URL', () => {
     expect(template.findOutputs('PublicBaseUrl').PublicBaseUrl!.Value).toEqual({ 'Fn::Join': ['', [`https://${BUCKET}.s3.eu-west-1.`, { Ref: 'AWS::URLSuffix' }]] });
+  });
+});
+
+// ——— issue 9: AWS in production ———
+
+const dynamoStatements = (name: string) => roleStatementsOf(lambda(name)).filter((s) => [s.Action].flat().some((a: string) => a.startsWith('dynamodb:')));
+const actionsOfFn = (name: string): string[] => roleStatementsOf(lambda(name)).flatMap((s) => [s.Action].flat());
+const API_FUNCTIONS = [...ENTRIES, 'authorizer'];
+const logicalIdOf = (name: string) => resources(template, 'AWS::Lambda::Function').find(([, r]) => r.Properties.Description === `rights-ledger ${name}`)![0];
+const alarmNamed = (name: string): Resource => resources(template, 'AWS::CloudWatch::Alarm').find(([, r]) => r.Properties.AlarmName === `rights-ledger-${name}`)?.[1]!;
+const queueId = () => resources(template, 'AWS::SQS::Queue')[0]![0];
+
+describe('alarms and where they go', () => {
+  it('one SNS topic', () => {
+    template.resourceCountIs('AWS::SNS::Topic', 1);
+  });
+  it('an optional e-mail address is a stack parameter, empty by default', () => {
+    template.hasParameter('AlarmEmail', { Type: 'String', Default: '' });
+  });
+  it('the e-mail subscription exists only when an address is given', () => {
+    const [, sub] = resources(template, 'AWS::SNS::Subscription')[0]!;
+    expect([(sub as any).Condition, sub.Properties.Protocol, sub.Properties.Endpoint]).toEqual(['HasAlarmEmail', 'email', { Ref: 'AlarmEmail' }]);
+  });
+  it.each(['PublisherErrors', 'NoSuccessfulPublish', 'Api5xxRate', 'ApiLatencyP99', 'Throttles', 'AuthorizerErrors', 'DynamoDbSystemErrors', 'PublishDeadLetters'])('%s goes to the topic', (name) => {
+    const topicId = resources(template, 'AWS::SNS::Topic')[0]![0];
+    expect(alarmNamed(name).Properties.AlarmActions).toEqual([{ Ref: topicId }]);
+  });
+  it('publisher errors: the Errors metric of the publisher', () => {
+    expect(alarmNamed('PublisherErrors').Properties.Dimensions).toEqual([{ Name: 'FunctionName', Value: { Ref: logicalIdOf('publisher') } }]);
+  });
+  it('no successful publish: the publisher\'s own EMF metric, by deployment', () => {
+    expect(alarmNamed('NoSuccessfulPublish').Properties).toMatchObject({ Namespace: 'RightsLedger', MetricName: 'PublishSucceeded', Dimensions: [{ Name: 'service', Value: 'rights-ledger' }] });
+  });
+  it('no successful publish: silence is a breach', () => {
+    expect(alarmNamed('NoSuccessfulPublish').Properties.TreatMissingData).toBe('breaching');
+  });
+  it('no successful publish: over the configured window (6 h by default)', () => {
+    expect(alarmNamed('NoSuccessfulPublish').Properties.EvaluationPeriods * alarmNamed('NoSuccessfulPublish').Properties.Period).toBe(6 * 3600);
+  });
+  it('the publisher names its metrics after the deployment', () => {
+    expect(lambda('publisher').Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME).toBe('rights-ledger');
+  });
+  it('API 5xx: the rate (average of 5XXError)', () => {
+    expect(alarmNamed('Api5xxRate').Properties).toMatchObject({ Namespace: 'AWS/ApiGateway', MetricName: '5XXError', Statistic: 'Average' });
+  });
+  it('API latency: p99', () => {
+    expect(alarmNamed('ApiLatencyP99').Properties).toMatchObject({ MetricName: 'Latency', ExtendedStatistic: 'p99' });
+  });
+  it('throttles: every API function and the authorizer', () => {
+    const metrics = alarmNamed('Throttles').Properties.Metrics.filter((m: any) => m.MetricStat);
+    expect(metrics.map((m: any) => m.MetricStat.Metric.Dimensions[0].Value.Ref).sort()).toEqual(API_FUNCTIONS.map(logicalIdOf).sort());
+  });
+  it('authorizer errors', () => {
+    expect(alarmNamed('AuthorizerErrors').Properties.Dimensions).toEqual([{ Name: 'FunctionName', Value: { Ref: logicalIdOf('authorizer') } }]);
+  });
+  it('DynamoDB system errors of the table', () => {
+    const metrics = alarmNamed('DynamoDbSystemErrors').Properties.Metrics.filter((m: any) => m.MetricStat);
+    expect(new Set(metrics.map((m: any) => `${m.MetricStat.Metric.MetricName} ${m.MetricStat.Metric.Dimensions.find((d: any) => d.Name === 'TableName').Value}`))).toEqual(new Set(['SystemErrors rights-ledger']));
+  });
+  it('the DLQ not being empty', () => {
+    expect(alarmNamed('PublishDeadLetters').Properties).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible', Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId(), 'QueueName'] } }] });
+  });
+});
+
+describe('failures are seen and retried', () => {
+  it('a failed publish is retried by Lambda', () => {
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: { Ref: logicalIdOf('publisher') }, MaximumRetryAttempts: 2 });
+  });
+  it('then goes to the SQS dead-letter queue', () => {
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId(), 'Arn'] } } } });
+  });
+  it('the schedule retries delivery and keeps what it could not deliver in the DLQ', () => {
+    template.hasResourceProperties('AWS::Events::Rule', { Targets: [Match.objectLike({ RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 8 }), DeadLetterConfig: { Arn: { 'Fn::GetAtt': [queueId(), 'Arn'] } } })] });
+  });
+  it('the DLQ is encrypted', () => {
+    expect(only(template, 'AWS::SQS::Queue').Properties.SqsManagedSseEnabled).toBe(true);
+  });
+  it('the 401 of the authorizer is kept for keys; its failure is a 503 problem', () => {
+    template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', { ResponseType: 'AUTHORIZER_FAILURE', StatusCode: '503', ResponseParameters: Match.objectLike({ 'gatewayresponse.header.Content-Type': "'application/problem+json'" }) });
+  });
+});
+
+describe('one publisher', () => {
+  it('one function carries the publish (reserved concurrency 1)', () => {
+    expect(lambda('publisher').Properties.ReservedConcurrentExecutions).toBe(1);
+  });
+  it('the schedule and POST /publish reach the same function', () => {
+    expect(lambda('api-publish').Properties.Environment.Variables.LEDGER_PUBLISHER_FUNCTION).toEqual({ Ref: logicalIdOf('publisher') });
+  });
+  it('POST /publish may invoke the publisher', () => {
+    expect(roleStatementsOf(lambda('api-publish')).find((s) => [s.Action].flat().includes('lambda:InvokeFunction'))!.Resource).toContainEqual({ 'Fn::GetAtt': [logicalIdOf('publisher'), 'Arn'] });
+  });
+  it('GET /publish/status is an authorized route', () => {
+    expect(methodPaths()).toContainEqual({ path: '/publish/status', method: 'GET', auth: 'CUSTOM' });
+  });
+});
+
+describe('least privilege', () => {
+  it.each(API_FUNCTIONS)('%s cannot Scan, DeleteItem or use dynamodb:*', (name) => {
+    expect(actionsOfFn(name).filter((a) => ['dynamodb:Scan', 'dynamodb:DeleteItem', 'dynamodb:*'].includes(a))).toEqual([]);
+  });
+  it.each(API_FUNCTIONS)('%s reaches table items only through dynamodb:LeadingKeys', (name) => {
+    const onTable = dynamoStatements(name).filter((s) => !JSON.stringify(s.Resource).includes('/index/'));
+    expect(onTable.length).toBeGreaterThan(0);
+    for (const s of onTable) expect(s.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'], name).toBeDefined();
+  });
+  it('the authorizer only reads key items', () => {
+    expect(dynamoStatements('authorizer').map((s) => [[s.Action].flat(), s.Condition['ForAllValues:StringLike']['dynamodb:LeadingKeys']])).toEqual([[['dynamodb:GetItem'], ['KEY#*', 'KEYID#*']]]);
+  });
+  it.each(['api-submit', 'api-records', 'api-info', 'api-publish'])('%s cannot reach API-key, lease or status items it does not own', (name) => {
+    const leading = dynamoStatements(name).flatMap((s) => s.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'] ?? []);
+    expect(leading.filter((k: string) => k.startsWith('KEY') || k.startsWith('LEASE') || (name !== 'api-publish' && k === 'PUBLISH#STATUS') || k === '*')).toEqual([]);
+  });
+  it('POST /publish reaches only the publish status item', () => {
+    expect(dynamoStatements('api-publish').flatMap((s) => s.Condition['ForAllValues:StringLike']['dynamodb:LeadingKeys'])).toEqual(['PUBLISH#STATUS']);
+  });
+  it('only the publisher writes or deletes in the bucket', () => {
+    const writers = [...ENTRIES, 'authorizer', 'publisher', 'sealing-migration'].filter((n) => actionsOfFn(n).some((a) => ['s3:PutObject', 's3:DeleteObject', 's3:*'].includes(a)));
+    expect(writers).toEqual(['publisher']);
+  });
+  it('the publisher gets no KMS permission', () => {
+    expect(actionsOfFn('publisher').filter((a) => a.startsWith('kms:'))).toEqual([]);
+  });
+});
+
+describe('releases nobody can erase', () => {
+  const rules = (): any[] => stateful.findResources('AWS::S3::Bucket')[publicBucketId()]!.Properties.LifecycleConfiguration.Rules;
+  it('no lifecycle rule expires noncurrent versions without a prefix', () => {
+    expect(rules().filter((r) => r.NoncurrentVersionExpiration && !r.Prefix)).toEqual([]);
+  });
+  it('no lifecycle rule touches releases/', () => {
+    expect(rules().filter((r) => (r.Prefix ?? '').startsWith('releases') || (r.NoncurrentVersionExpiration || r.ExpirationInDays) && 'releases/x'.startsWith(r.Prefix ?? ''))).toEqual([]);
+  });
+  it('no lifecycle rule expires current objects', () => {
+    expect(rules().filter((r) => r.ExpirationInDays || r.ExpirationDate)).toEqual([]);
+  });
+  it('old versions of latest/ still expire', () => {
+    expect(rules()).toContainEqual(expect.objectContaining({ Prefix: 'latest/', NoncurrentVersionExpiration: { NoncurrentDays: 30 } }));
+  });
+  it('Object Lock is a parameter: NONE, GOVERNANCE or COMPLIANCE, off by default', () => {
+    stateful.hasParameter('ObjectLockMode', { AllowedValues: ['NONE', 'GOVERNANCE', 'COMPLIANCE'], Default: 'NONE' });
+  });
+  it('with it on, every version gets the default retention of the mode and years given', () => {
+    const bucket = stateful.findResources('AWS::S3::Bucket')[publicBucketId()]!.Properties;
+    expect(bucket.ObjectLockConfiguration).toEqual({ 'Fn::If': ['ObjectLockOn', { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: { Ref: 'ObjectLockMode' }, Years: { Ref: 'ObjectLockYears' } } } }, { Ref: 'AWS::NoValue' }] });
+  });
+  it('with it on, Object Lock is enabled on the bucket', () => {
+    expect(stateful.findResources('AWS::S3::Bucket')[publicBucketId()]!.Properties.ObjectLockEnabled).toEqual({ 'Fn::If': ['ObjectLockOn', true, { Ref: 'AWS::NoValue' }] });
+  });
+});
+
+describe('the sealing migration (issue 12) at deploy time', () => {
+  const migration = () => only(template, 'Custom::LedgerMigration');
+  it('a custom resource names the migration', () => {
+    expect(migration().Properties.Migration).toBe('sealing-v1');
+  });
+  it('runs through a provider whose onEvent is the migration function', () => {
+    const framework = resources(template, 'AWS::Lambda::Function').find(([id]) => id !== logicalIdOf('sealing-migration') && JSON.stringify(resources(template, 'AWS::Lambda::Function').find(([i]) => i === id)![1].Properties.Environment ?? {}).includes(logicalIdOf('sealing-migration')))!;
+    expect(migration().Properties.ServiceToken).toEqual({ 'Fn::GetAtt': [framework[0], 'Arn'] });
+  });
+  it('its function may use the keys for exactly GenerateMac, GenerateDataKey and Decrypt', () => {
+    expect(actionsOfFn('sealing-migration').filter((a) => a.startsWith('kms:')).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey', 'kms:GenerateMac']);
+  });
+  it('its function touches no bucket', () => {
+    expect(actionsOfFn('sealing-migration').filter((a) => a.startsWith('s3:'))).toEqual([]);
+  });
+  it('its function may rewrite table items but not change the table', () => {
+    expect(actionsOfFn('sealing-migration').filter((a) => /^dynamodb:(Create|Delete|Update)Table|^dynamodb:\*$/.test(a))).toEqual([]);
+  });
+});
+
+describe('the Glue database of a deployment', () => {
+  it('is named from namePrefix', () => {
+    template.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: Match.objectLike({ Name: 'rights_ledger' }) });
+  });
+  it('a second deployment in the account gets its own database, tables and workgroup', () => {
+    const app = new App({ context: { namePrefix: 'staging-ledger', 'aws:cdk:bundling-stacks': [] } });
+    const t = Template.fromStack(createLedger(app, ENV).stateless);
+    t.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: Match.objectLike({ Name: 'staging_ledger' }) });
+    t.allResourcesProperties('AWS::Glue::Table', { DatabaseName: 'staging_ledger' });
+  });
+  it('the default deployment\'s database is the one the published Athena DDL creates', () => {
+    expect(athenaDdl(BUCKET)).toContain(`CREATE DATABASE IF NOT EXISTS ${athenaDatabaseName('rights-ledger')}`);
   });
 });
