@@ -16,6 +16,8 @@ export interface TestStack {
   editorKey: string;
   /** The public base URL of this stack's bucket (plain HTTP GET). */
   publicBaseUrl: string;
+  /** This stack's DynamoDB table (for tests that read raw items with the SDK). */
+  tableName?: string;
   close(): Promise<void>;
 }
 
@@ -36,7 +38,7 @@ export async function startTestStack(overrides: Partial<AppContext> = {}): Promi
   const editorKey = `rl_test_${randomBytes(24).toString('base64url')}`;
   await registerBootstrapKey(editorKey, ctx);
   const server = await startApiServer(ctx, { port: 0 });
-  return { url: server.url, ctx, editorKey, publicBaseUrl, close: () => server.close() };
+  return { url: server.url, ctx, editorKey, publicBaseUrl, tableName, close: () => server.close() };
 }
 
 /** fetch with a bearer key and JSON (or a raw body with its own content type). */
