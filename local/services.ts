@@ -298,6 +298,16 @@ async function startS3(port: number, directory: string, buckets: string[], tempo
   }
 }
 
+/**
+ * The local S3 server alone, on a folder that outlives it: for fault tests that kill it and start it
+ * again on the same data and port while DynamoDB Local goes on.
+ */
+export async function startLocalS3(opts: { directory: string; port: number; buckets?: string[] }): Promise<{ endpoint: string; process: ChildProcess; stop(): Promise<void> }> {
+  installExitHook();
+  const started = await startS3(opts.port, resolve(opts.directory), opts.buckets ?? [], false);
+  return { endpoint: `http://${LOOPBACK}:${started.port}`, process: started.child, stop: () => stopChild(started.child) };
+}
+
 const BIND_FAILURE = /Address already in use|BindException/i;
 
 /**
