@@ -157,8 +157,10 @@ function buildBroken(b: BrokenSpec, id: string): Case {
       break;
     case 'wrong_type': {
       const field = FIELDS[kind].filter((f) => f !== 'expected_revision')[b.pick % (FIELDS[kind].length - 1)]!;
-      const others = WRONG_VALUES.filter((w) => jsonType(w) !== jsonType(r[field]) && !(field === 'tags' && Array.isArray(w)));
+      // null stands for absent (schemas/validate-record.ts, DATA.md): wrong only where the field is required.
+      const others = WRONG_VALUES.filter((w) => jsonType(w) !== jsonType(r[field]) && !(field === 'tags' && Array.isArray(w)) && !(w === null && !REQUIRED[kind].includes(field)));
       r[field] = others[b.pick2 % others.length];
+      c.how = `wrong_type ${field}=${JSON.stringify(r[field])}`;
       break;
     }
     case 'enum_out': {
