@@ -2,7 +2,7 @@ import { Stack } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import { keys } from '../storage/dynamodb-table.ts';
+import { TABLE_SHAPE, keys } from '../storage/dynamodb-table.ts';
 
 /**
  * Which table partitions (leading keys, storage/dynamodb-table.ts) each API function may reach, and
@@ -50,7 +50,7 @@ export function grantTableAccess(fn: IFunction, name: TableUser, table: ITable):
     }),
   );
   if (access.indexes) {
-    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'QueryTheIndexes', actions: ['dynamodb:Query'], resources: [`${table.tableArn}/index/*`] }));
+    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'QueryTheIndexes', actions: ['dynamodb:Query'], resources: Object.values(TABLE_SHAPE.indexes).map((ix) => `${table.tableArn}/index/${ix.name}`) }));
   }
 }
 

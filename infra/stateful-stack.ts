@@ -7,6 +7,7 @@ import type { Construct } from 'constructs';
 import { TABLE_SHAPE } from '../storage/dynamodb-table.ts';
 import { expireAfter, publicReadBucket, secureBucketProps } from './bucket-defaults.ts';
 import { KMS_USERS, functionRoleName, kmsAliases } from './kms-names.ts';
+import { acknowledgeStatefulFindings } from './nag-acknowledgements.ts';
 
 /** What the account's administrators may do with the deployment's keys: manage them, never use them (no Encrypt, Decrypt, GenerateDataKey, GenerateMac, CreateGrant). */
 const KEY_ADMIN_ACTIONS = [
@@ -120,7 +121,8 @@ export class StatefulStack extends Stack {
     });
     this.lockReleases(publicBucket);
 
-    new s3.Bucket(this, 'AthenaResultsBucket', secureBucketProps({ bucketName: storage.athenaResultsBucketName, lifecycleRules: [expireAfter(30)] }));
+    const resultsBucket = new s3.Bucket(this, 'AthenaResultsBucket', secureBucketProps({ bucketName: storage.athenaResultsBucketName, lifecycleRules: [expireAfter(30)] }));
+    acknowledgeStatefulFindings({ publicBucket, resultsBucket });
   }
 
   /**

@@ -20,6 +20,7 @@ import { LedgerAlarms } from './alarms.ts';
 import { grantMigrationAccess, grantTableAccess, kmsStatement, TABLE_ACCESS, type TableUser } from './functions-access.ts';
 import { KMS_USERS, functionRoleName, type KmsUser } from './kms-names.ts';
 import { LedgerApi } from './ledger-api.ts';
+import { acknowledgeStatelessFindings } from './nag-acknowledgements.ts';
 import { PUBLISHED_KEYS, type LedgerStorage } from './stateful-stack.ts';
 
 export interface StatelessStackProps extends StackProps {
@@ -113,11 +114,10 @@ export class StatelessStack extends Stack {
       const profile = PROFILES[name];
       const id = pascal(name);
       // A fixed role name: the stateful stack's key policies name the roles that may use the keys.
-      const role = new iam.Role(this, `${id}Role`, {
-        roleName: functionRoleName(props.namePrefix, name),
-        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-        managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaBasicExecutionRole')],
-      });
+      const role = new iam.Role(this, `${id}Role`, { roleName: functionRoleName(props.namePrefix, name), assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+      // Its own log group only (not AWSLambdaBasicExecutionRole, which may write any log group of the account).
+      const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'WriteItsOwnLogs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
       // Only the functions that seal, open or hash know where the keys are; the publisher does not.
       const keysEnv: Record<string, string> = kmsUser(name) ? { LEDGER_KMS_KEY_ID: storage.kmsAliases.records, LEDGER_KMS_MAC_KEY_ID: storage.kmsAliases.mac } : {};
       return new NodejsFunction(this, id, {
@@ -134,7 +134,7 @@ export class StatelessStack extends Stack {
         ...(profile.ephemeralStorageSize ? { ephemeralStorageSize: profile.ephemeralStorageSize } : {}),
         environment: { ...environment, ...keysEnv, ...(name === 'publisher' ? { POWERTOOLS_SERVICE_NAME: props.namePrefix } : {}) },
         bundling: profile.bundling(),
-        logGroup: new logs.LogGroup(this, `${id}Logs`, { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY }),
+        logGroup,
       });
     };
     const functions = Object.fromEntries([...ENTRIES, 'authorizer', 'publisher', 'sealing-migration'].map((n) => [n, make(n as FunctionName)])) as Record<FunctionName, NodejsFunction>;
@@ -160,7 +160,7 @@ export class StatelessStack extends Stack {
     publisher.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], resources: PUBLISHED_KEYS.map((k) => bucket.arnForObjects(k)) }));
     publisher.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
     // POST /publish starts it asynchronously and answers 202 (API Gateway would give up after 29 s).
-    publisher.grantInvoke(functions['api-publish']);
+    functions['api-publish'].addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [publisher.functionArn] }));
     functions['api-publish'].addEnvironment('LEDGER_PUBLISHER_FUNCTION', publisher.functionName);
 
     // A failed run is retried by Lambda with back-off (about 1 and 2 minutes later); then its event waits in the DLQ, which alarms.
@@ -206,6 +206,8 @@ export class StatelessStack extends Stack {
       workGroupName: props.namePrefix,
       databaseName: athenaDatabaseName(props.namePrefix),
     });
+
+    acknowledgeStatelessFindings(this, { bucketName: storage.publicBucketName, functions, migrationProvider: provider, deadLetters: this.deadLetters, api: this.api });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'The upload endpoint (API.md)' });
     new CfnOutput(this, 'PublicBaseUrl', { value: storage.publicBaseUrl, description: 'Root of the published dataset (plain HTTPS, no account needed)' });

@@ -1,6 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
@@ -491,7 +493,7 @@ describe('one publisher', () => {
     expect(lambda('api-publish').Properties.Environment.Variables.LEDGER_PUBLISHER_FUNCTION).toEqual({ Ref: logicalIdOf('publisher') });
   });
   it('POST /publish may invoke the publisher', () => {
-    expect(roleStatementsOf(lambda('api-publish')).find((s) => [s.Action].flat().includes('lambda:InvokeFunction'))!.Resource).toContainEqual({ 'Fn::GetAtt': [logicalIdOf('publisher'), 'Arn'] });
+    expect([roleStatementsOf(lambda('api-publish')).find((s) => [s.Action].flat().includes('lambda:InvokeFunction'))!.Resource].flat()).toEqual([{ 'Fn::GetAtt': [logicalIdOf('publisher'), 'Arn'] }]);
   });
   it('GET /publish/status is an authorized route', () => {
     expect(methodPaths()).toContainEqual({ path: '/publish/status', method: 'GET', auth: 'CUSTOM' });
@@ -520,6 +522,14 @@ describe('least privilege', () => {
   it('only the publisher writes or deletes in the bucket', () => {
     const writers = [...ENTRIES, 'authorizer', 'publisher', 'sealing-migration'].filter((n) => actionsOfFn(n).some((a) => ['s3:PutObject', 's3:DeleteObject', 's3:*'].includes(a)));
     expect(writers).toEqual(['publisher']);
+  });
+  it.each([...ENTRIES, 'authorizer', 'publisher', 'sealing-migration'])('%s: its role has no AWS managed policy (it may write only its own log group)', (name) => {
+    const role = resources(template, 'AWS::IAM::Role').find(([id]) => id === lambda(name).Properties.Role['Fn::GetAtt'][0])![1];
+    expect(role.Properties.ManagedPolicyArns ?? []).toEqual([]);
+  });
+  it('a function writes logs only to its own log group', () => {
+    const logs = roleStatementsOf(lambda('api-submit')).filter((s) => [s.Action].flat().some((a: string) => a.startsWith('logs:')));
+    expect(logs.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [lambda('api-submit').Properties.LoggingConfig.LogGroup.Ref, 'Arn'] }]);
   });
   it('the publisher gets no KMS permission', () => {
     expect(actionsOfFn('publisher').filter((a) => a.startsWith('kms:'))).toEqual([]);
@@ -569,6 +579,18 @@ describe('the sealing migration (issue 12) at deploy time', () => {
   });
   it('its function may rewrite table items but not change the table', () => {
     expect(actionsOfFn('sealing-migration').filter((a) => /^dynamodb:(Create|Delete|Update)Table|^dynamodb:\*$/.test(a))).toEqual([]);
+  });
+});
+
+describe('the bundles load', () => {
+  // A fresh Node process imports each bundled handler as Lambda would: a missing module, a native
+  // binding that is not there or a top-level await that fails shows here, not at the first invocation.
+  it.each([...ENTRIES, 'authorizer', 'publisher', 'sealing-migration'] as const)('%s: its handler is a function', (name) => {
+    const code = stateless.functions[name].node.findChild('Code') as Asset;
+    const file = join(outdir, code.assetPath, 'index.mjs');
+    const out = spawnSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(pathToFileURL(file).href)}); process.stdout.write(typeof m.handler);`], { encoding: 'utf8', env: { PATH: process.env.PATH }, timeout: 60_000 });
+    expect(out.stderr.split('\n').filter((l) => /Error/.test(l))).toEqual([]);
+    expect(out.stdout).toBe('function');
   });
 });
 
