@@ -31,7 +31,7 @@ const GATEWAY_PROBLEMS: GatewayProblem[] = [
   { type: apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, status: 404, title: STATUS_TITLES[404]!, code: 'not_found', detail: 'no such route: see GET / and API.md' },
   { type: apigw.ResponseType.REQUEST_TOO_LARGE, status: 413, title: STATUS_TITLES[413]!, code: 'payload_too_large' },
   { type: apigw.ResponseType.THROTTLED, status: 429, title: 'Too Many Requests', code: 'throttled', detail: 'too many requests: wait a moment and retry' },
-  { type: apigw.ResponseType.INTEGRATION_TIMEOUT, status: 504, title: 'Gateway Timeout', code: 'gateway_timeout', detail: 'the request took longer than API Gateway waits (29 s); a publish goes on and its release appears in catalog.json when done' },
+  { type: apigw.ResponseType.INTEGRATION_TIMEOUT, status: 504, title: 'Gateway Timeout', code: 'gateway_timeout', detail: 'the request took longer than API Gateway waits (29 s); it may have been done all the same, and sending it again is safe (a resubmitted batch changes nothing twice)' },
   // The authorizer threw something other than "Unauthorized": the key store did not answer (functions/authorizer.ts).
   { type: apigw.ResponseType.AUTHORIZER_FAILURE, status: 503, title: STATUS_TITLES[503]!, code: 'store_unavailable', detail: 'the key store is not answering: nothing in your request needs changing; try again later' },
   { type: apigw.ResponseType.DEFAULT_4XX, title: 'Client Error', code: 'client_error' },
