@@ -65,6 +65,7 @@ export function openApiDocument(info: { version: string; serverUrl?: string }): 
       ...(body ? { requestBody: body } : {}),
       responses: {
         [String(route.response.status)]: { description: route.response.description, content: { 'application/json': { schema: jsonSchema(route.response.schema, 'output') } } },
+        ...Object.fromEntries((route.otherResponses ?? []).map((r) => [String(r.status), { description: r.description, content: { 'application/json': { schema: jsonSchema(r.schema, 'output') } } }])),
         ...(route.auth ? { '401': { description: 'No key, or an unknown or disabled one', content: PROBLEM } } : {}),
         default: { description: 'An error, as an RFC 9457 problem document', content: PROBLEM },
       },

@@ -20,7 +20,7 @@ import {
   SubmitBody,
   SubmitResult,
 } from '../schemas/api.ts';
-import { PublishStatus } from '../schemas/publish-status.ts';
+import { PublishAccepted, PublishStatus } from '../schemas/publish-status.ts';
 import { RECORD_SCHEMAS } from '../schemas/records.ts';
 
 /**
@@ -48,6 +48,8 @@ export interface RouteSpec {
   body?: { schema: z.ZodType; required: boolean; items?: { field: string; schemas: z.ZodType[] }; ndjson?: boolean };
   /** The successful answer. */
   response: { status: number; description: string; schema: z.ZodType };
+  /** Other successful answers (POST /publish: 202 where the platform cannot wait). */
+  otherResponses?: ReadonlyArray<{ status: number; description: string; schema: z.ZodType }>;
 }
 
 const RECORD_ITEMS = { field: 'records', schemas: Object.values(RECORD_SCHEMAS) };
@@ -143,7 +145,8 @@ export const ROUTES: ReadonlyArray<RouteSpec> = [
     operationId: 'publish',
     summary: 'Publish a release now (editors)',
     body: { schema: PublishBody, required: false },
-    response: { status: 200, description: 'Published, or why not (in AWS: 202 { accepted, status_url }, see GET /publish/status)', schema: PublishAnswer },
+    response: { status: 200, description: 'Published, or why not (when the publish finishes within the request: on one machine)', schema: PublishAnswer },
+    otherResponses: [{ status: 202, description: 'Started; GET /publish/status tells how it went (in AWS, where API Gateway waits at most 29 s)', schema: PublishAccepted }],
   },
   {
     method: 'GET',

@@ -56,6 +56,11 @@ describe('GET /publish/status and POST /publish over the local server', () => {
     const r = await call(stack, 'GET', '/publish/status', { key: stack.editorKey });
     expect(r.status).toBe(404);
   });
+  it('GET /openapi.json gives both answers of POST /publish and the status route', async () => {
+    const doc = (await call(stack, 'GET', '/openapi.json')).body;
+    expect(Object.keys(doc.paths['/publish'].post.responses)).toEqual(expect.arrayContaining(['200', '202']));
+    expect(doc.paths['/publish/status'].get.responses['200']).toBeDefined();
+  });
   it('needs a key (the route is in the table with auth)', async () => {
     expect((await call(stack, 'GET', '/publish/status')).status).toBe(401);
   });
