@@ -3,12 +3,13 @@
 // Create, and never again on its own: an Update naming the same migration, or a Delete, leaves a key
 // planted later as it is (it never authenticates).
 import { randomBytes } from 'node:crypto';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { create } from '../../functions/sealing-migration.ts';
-import { sha256Hex } from '../../pipeline/canonical.ts';
+import { canonicalJson, sha256Hex } from '../../pipeline/canonical.ts';
 import { documentClient, keys } from '../../storage/dynamodb-table.ts';
+import { person, source, submitOk } from '../support/release.ts';
 import { call, startTestStack, type TestStack } from '../support/stack.ts';
 
 let stack: TestStack;
@@ -40,16 +41,39 @@ async function plantLegacyKey(id: string): Promise<string> {
   await db.send(new PutCommand({ TableName: table, Item: { ...keys.apiKeyId(id), key_sha256: sha256Hex(key) } }));
   return key;
 }
+const CANARY = `canary-${randomBytes(6).toString('hex')}`;
+
+/** A record as a version before sealed storage stored it: restricted values in plain text, a bare SHA-256 of the content. */
+async function plantPlainRecord(id: string): Promise<void> {
+  await submitOk(stack, stack.editorKey, [source('src-mig'), person(id, ['src-mig'], { restricted: { notes: CANARY } })]);
+  const db = documentClient(stack.ctx.dynamodb);
+  const table = stack.ctx.settings.tableName;
+  const items = (await db.send(new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.head(id).pk } }))).Items ?? [];
+  for (const item of items.filter((i) => typeof i.content === 'string')) {
+    const open = async (field: 'content' | 'approved', revision: number) => stack.ctx.sealer.reveal({ id, kind: 'person', revision }, JSON.parse(item[field] as string), 'all');
+    const plain = await open('content', item.revision as number);
+    const approved = typeof item.approved === 'string' ? await open('approved', item.approved_revision as number) : undefined;
+    await db.send(new PutCommand({ TableName: table, Item: { ...item, content: JSON.stringify(plain), content_sha256: sha256Hex(canonicalJson(plain)), ...(approved ? { approved: JSON.stringify(approved) } : {}) } }));
+  }
+  expect(JSON.stringify(items.length)).not.toBe('0');
+}
+const plainItemsOf = async (id: string) =>
+  ((await documentClient(stack.ctx.dynamodb).send(new QueryCommand({ TableName: stack.ctx.settings.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.head(id).pk } }))).Items ?? []).filter((i) => JSON.stringify(i).includes(CANARY));
+
 const status = async (key: string) => (await call(stack, 'GET', '/publish/status', { key })).status;
 
 describe('the sealing migration custom resource', () => {
   let legacy: string;
-  it('Create re-keys a key stored before sealing, which then authenticates', async () => {
+  it('Create re-keys a key stored before sealing, which then authenticates, and seals records stored in plain text', async () => {
     legacy = await plantLegacyKey('key_legacy_cr');
+    await plantPlainRecord('per-mig');
+    const planted = (await plainItemsOf('per-mig')).length;
+    expect(planted).toBeGreaterThan(0);
     expect(await status(legacy)).toBe(401);
     const out = await create(stack.ctx)(createEvent);
-    expect(out).toEqual({ PhysicalResourceId: 'sealing-v1', Data: { ApiKeysRekeyed: '1', RecordItemsSealed: '0' } });
+    expect(out).toEqual({ PhysicalResourceId: 'sealing-v1', Data: { ApiKeysRekeyed: '1', RecordItemsSealed: String(planted) } });
     expect(await status(legacy)).not.toBe(401);
+    expect(await plainItemsOf('per-mig')).toEqual([]);
   });
   it('an Update naming the same migration does not run it: a key planted later never authenticates', async () => {
     const late = await plantLegacyKey('key_late_update');
