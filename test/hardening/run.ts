@@ -22,7 +22,7 @@ const HEADLINES: Array<{ name: string; mustBeZero: boolean; match: (f: Hardening
   { name: 'inputs tried (fuzzing)', mustBeZero: false, match: (f) => f.section === 'inputs' },
   { name: 'faults injected', mustBeZero: false, match: (f) => /\b(SIGSTOP|SIGKILL|injected|killed|stopped)\b/i.test(f.figure) && !/\b(acknowledged|lost|5xx|ms|writers)\b/i.test(f.figure) },
   { name: 'concurrent writers', mustBeZero: false, match: (f) => f.section === 'concurrency' && /\bconcurrent\b.*\bwriters\b/i.test(f.figure) && !/\b(5xx|lost|conflict)\b/i.test(f.figure) },
-  { name: 'acknowledged records lost', mustBeZero: true, match: (f) => /\black?nowledged\b/i.test(f.figure) && /\b(lost|without a stored)\b/i.test(f.figure) },
+  { name: 'acknowledged records lost', mustBeZero: true, match: (f) => /\backnowledged\b/i.test(f.figure) && /\b(lost|without a stored)\b/i.test(f.figure) },
   { name: '5xx answers (other than an honest 503)', mustBeZero: true, match: (f) => /\b5xx\b/i.test(f.figure) },
 ];
 
