@@ -6,7 +6,7 @@ import { startLocalServices, type LocalServices } from '../../local/services.ts'
 import { reportFigure } from '../support/hardening-report.ts';
 import { source, uid } from '../support/release.ts';
 import { call } from '../support/stack.ts';
-import { contextOn, startFaultStack, type FaultStack } from '../support/fault-stack.ts';
+import { PATIENT, contextOn, startFaultStack, type FaultStack } from '../support/fault-stack.ts';
 
 /**
  * DynamoDB Local itself stopped (SIGSTOP) and killed (SIGKILL) in the middle of batches, on servers of
@@ -34,9 +34,10 @@ async function post(stack: FaultStack, records: unknown[]): Promise<Answer> {
 async function batchesUnderWay(stack: FaultStack): Promise<{ ids: string[][]; answers: Promise<Answer[]> }> {
   const ids = Array.from({ length: WRITERS }, () => Array.from({ length: BATCH }, () => uid('src-fault')));
   const answers = Promise.all(ids.map((batch) => post(stack, batch.map((id) => source(id)))));
+  answers.catch(() => undefined); // awaited by the caller; never an unhandled rejection if it fails first
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const found = await stack.ctx.records.getHeads(ids.flat());
+    const found = await stack.observer.records.getHeads(ids.flat());
     if (found.size > 0) break;
     if (Date.now() > deadline) throw new Error('no record was written within 60 s');
     await new Promise((r) => setTimeout(r, 20));
@@ -95,7 +96,7 @@ describe('DynamoDB Local stopped (SIGSTOP) mid-batch', () => {
     // Generous: the design budget is about 4 s (test/integration/client-timeout.test.ts); the figure is reported.
     for (const ms of freshMs) expect(ms).toBeLessThan(10_000);
     const acked = acknowledged(told);
-    const stored = await stack.ctx.records.getHeads(acked);
+    const stored = await stack.observer.records.getHeads(acked);
     const lost = acked.filter((id) => !stored.has(id)).length;
     expect(lost).toBe(0);
     // Retrying every batch completes it: ids are idempotency keys.
@@ -129,7 +130,7 @@ describe('DynamoDB Local killed (SIGKILL) mid-batch, data on disk', () => {
     // The same data folder and port again (a second S3 server on the same folder is harmless here).
     const again: LocalServices = await startLocalServices({ dataDir, dynamodbPort: port });
     cleanup.push(() => again.stop());
-    const ctx = await contextOn({ dynamodb: again.dynamodbEndpoint, s3: again.s3Endpoint }, stack.tableName, stack.bucketName);
+    const ctx = await contextOn({ dynamodb: again.dynamodbEndpoint, s3: again.s3Endpoint }, stack.tableName, stack.bucketName, PATIENT);
     const acked = acknowledged(told);
     const stored = await ctx.records.getHeads(acked);
     const lost = acked.filter((id) => !stored.has(id)).length;

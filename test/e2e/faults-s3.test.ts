@@ -29,7 +29,7 @@ let kills = 0;
 let changed = 0;
 
 /** What verifyRelease and the other helpers need of a stack. */
-const asTestStack = () => ({ url: stack.url, ctx: stack.ctx, editorKey: stack.editorKey, publicBaseUrl: stack.ctx.info.publicBaseUrl, close: async () => undefined }) as TestStack;
+const asTestStack = () => ({ url: stack.url, ctx: stack.observer, editorKey: stack.editorKey, publicBaseUrl: stack.observer.info.publicBaseUrl, close: async () => undefined }) as TestStack;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'ledger-s3-fault-'));
@@ -82,7 +82,7 @@ describe('the S3 server killed mid-publish', () => {
       const t = asTestStack();
       const before = (await catalog(t)).value;
       const lastGood = before.latest as string;
-      const lastGoodFiles = await snapshot(stack.ctx.objects, `releases/${lastGood}/`);
+      const lastGoodFiles = await snapshot(stack.observer.objects, `releases/${lastGood}/`);
       expect(lastGoodFiles.size).toBeGreaterThan(0);
       await submitOk(t, stack.editorKey, [source(uid('src-change'))]);
 
@@ -96,7 +96,7 @@ describe('the S3 server killed mid-publish', () => {
       await restartS3();
 
       // The last good release: byte-identical.
-      const still = await snapshot(stack.ctx.objects, `releases/${lastGood}/`);
+      const still = await snapshot(stack.observer.objects, `releases/${lastGood}/`);
       if (JSON.stringify([...still]) !== JSON.stringify([...lastGoodFiles])) changed++;
       expect(still).toEqual(lastGoodFiles);
       const after = (await catalog(t)).value;
@@ -111,8 +111,8 @@ describe('the S3 server killed mid-publish', () => {
       const version = (next as { version: string }).version;
       const rel = await verifyRelease(t, version);
       expect((await catalog(t)).value.latest).toBe(version);
-      expect(await listKeys(stack.ctx.objects, 'latest/')).toEqual([...rel.files.keys()].map((k) => `latest/${k}`).sort());
-      expect(await snapshot(stack.ctx.objects, `releases/${lastGood}/`)).toEqual(lastGoodFiles);
+      expect(await listKeys(stack.observer.objects, 'latest/')).toEqual([...rel.files.keys()].map((k) => `latest/${k}`).sort());
+      expect(await snapshot(stack.observer.objects, `releases/${lastGood}/`)).toEqual(lastGoodFiles);
     }, 240_000);
   }
 
