@@ -30,6 +30,7 @@ import { publicRecord } from '../pipeline/redact.ts';
 import { Manifest } from '../schemas/release.ts';
 import { TABLES } from '../schemas/tables.ts';
 import { parquetOptions } from '../storage/duckdb-release-builder.ts';
+import { forPublishing } from '../storage/adapters.ts';
 import { runFanout, type FanoutResult } from './fanout.ts';
 import { describeDuckDb, publishInChild, type ChildPublish, type DuckDbSettings } from './publish-child.ts';
 import { seedRelease, submitChange, type Seeded } from './seed.ts';
@@ -169,7 +170,8 @@ async function changedEventRows(seeded: Seeded, path: string): Promise<number> {
 async function noChangePublish(seeded: Seeded, stats: Map<string, CallStats>): Promise<number> {
   const { ctx } = seeded.bench;
   const t0 = performance.now();
-  const r = await publishRelease({ ...ctx, objects: timedPort(ctx.objects, stats, 'objects') }, {});
+  const pub = forPublishing(ctx);
+  const r = await publishRelease({ ...pub, objects: timedPort(pub.objects, stats, 'objects') }, {});
   const ms = performance.now() - t0;
   if (r.published || r.reason !== 'no changes') throw new Error(`a publish with nothing changed answered ${JSON.stringify(r)}`);
   return ms;

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { DuckDBConnection } from '@duckdb/node-api';
 import type { ReleaseBuilder } from '../pipeline/ports.ts';
 import { publishRelease, type PublishResult } from '../pipeline/publish-release.ts';
-import { createAdapters } from '../storage/adapters.ts';
+import { createAdapters, forPublishing } from '../storage/adapters.ts';
 import { DuckDbReleaseBuilder } from '../storage/duckdb-release-builder.ts';
 import { dynamodbClientConfig, s3ClientConfig } from '../local/services.ts';
 import { isMain, timedPort, type CallStats, type Endpoints, type Log } from './support.ts';
@@ -135,7 +135,8 @@ function profileDuckDb(): Array<[string, number]> {
 
 async function main(input: ChildPublishInput): Promise<ChildPublish> {
   const sql = profileDuckDb();
-  const adapters = createAdapters({ tableName: input.tableName, bucketName: input.bucketName, dynamodb: dynamodbClientConfig(input.dynamodbEndpoint), s3: s3ClientConfig(input.s3Endpoint) });
+  // The publisher's clients (long timeouts), as every entry point that publishes uses them.
+  const adapters = forPublishing(createAdapters({ tableName: input.tableName, bucketName: input.bucketName, dynamodb: dynamodbClientConfig(input.dynamodbEndpoint), s3: s3ClientConfig(input.s3Endpoint) }));
   const settings = input.duckdb;
   const openBuilder = settings ? (o: { tempDirectory: string }) => DuckDbReleaseBuilder.open({ tempDirectory: o.tempDirectory, ...settings }) : adapters.openReleaseBuilder;
   const stats = new Map<string, CallStats>();

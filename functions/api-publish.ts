@@ -1,5 +1,6 @@
 // POST /publish ({"full": true} for a full rebuild) → publish a release (editors); GET /publish/status → the last publish.
 // Locally the publish runs within the request (200 with its result); in AWS it is handed to the publisher function (202).
+import { forPublishing } from '../storage/adapters.ts';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { conflict } from '../pipeline/errors.ts';
 import { requireEditor } from '../pipeline/review-record.ts';
@@ -29,7 +30,7 @@ export function create(ctx: AppContext, opts: { start?: PublishStarter } = {}): 
     }
     const body = bodyBytes(event).byteLength > 0 ? jsonBody(event, PublishBody) : {};
     const full = body.full === true;
-    if (!opts.start) return json(200, await publishTracked({ ...ctx, status }, { maxDropShare: ctx.publishing.maxDropShare, full }));
+    if (!opts.start) return json(200, await publishTracked({ ...forPublishing(ctx), status }, { maxDropShare: ctx.publishing.maxDropShare, full }));
     const now = ctx.clock.now();
     const claimed = await status.claim({ state: 'running', started_at: now.toISOString() }, new Date(now.getTime() - RUNNING_STALE_MS).toISOString());
     if (!claimed) throw conflict('publish_in_progress', 'another publish is running: try again when it has finished (GET /publish/status)');

@@ -1,21 +1,14 @@
 // The one publisher: the EventBridge schedule and POST /publish (invoked asynchronously) → publish a release if anything changed.
+import { forPublishing } from '../storage/adapters.ts';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { LedgerError } from '../pipeline/errors.ts';
 import type { PublishResult } from '../pipeline/publish-release.ts';
 import { describeFailure, publishTracked } from '../pipeline/track-publish.ts';
+import { PUBLISH_METRICS } from '../schemas/publish-status.ts';
 import { publishStatusStore } from '../storage/dynamodb-publish-status.ts';
 import { lambdaContext, type AppContext } from './config.ts';
 import { logger, withLambdaContext } from './logger.ts';
-
-/** The namespace of the publisher's own metrics; the `service` dimension is the deployment (POWERTOOLS_SERVICE_NAME, set by the stack). */
-export const METRICS_NAMESPACE = 'RightsLedger';
-/** A release was committed (1 per release). */
-export const RELEASE_PUBLISHED_METRIC = 'ReleasePublished';
-/** A publish run ended well, with or without a new release: its absence over hours means the publisher is not working. */
-export const PUBLISH_SUCCEEDED_METRIC = 'PublishSucceeded';
-/** A publish run failed (each attempt). */
-export const PUBLISH_FAILED_METRIC = 'PublishFailed';
 
 /** What POST /publish sends when it starts a publish (functions/api-publish.ts); anything else is the schedule. */
 export interface PublishRequest {
@@ -25,16 +18,16 @@ export interface PublishRequest {
 }
 const isApiRequest = (event: unknown): event is PublishRequest => (event as { source?: unknown } | null)?.source === 'rights-ledger.api';
 
-export function create(ctx: AppContext, metrics: Metrics = new Metrics({ namespace: METRICS_NAMESPACE })) {
+export function create(ctx: AppContext, metrics: Metrics = new Metrics({ namespace: PUBLISH_METRICS.namespace })) {
   const status = publishStatusStore(ctx);
   return async (event: unknown, _context?: Context): Promise<PublishResult> => {
     const request = isApiRequest(event) ? event : undefined;
     const trigger = request ? 'api' : 'schedule';
     try {
-      const result = await publishTracked({ ...ctx, status }, { maxDropShare: ctx.publishing.maxDropShare, full: request?.full === true });
+      const result = await publishTracked({ ...forPublishing(ctx), status }, { maxDropShare: ctx.publishing.maxDropShare, full: request?.full === true });
       logger.info('publish finished', { trigger, requested_by: request?.requested_by, published: result.published, ...(result.published ? { version: result.version, record_counts: result.record_counts, changes: result.changes } : { reason: result.reason }), deferred: result.deferred?.length ?? 0 });
-      metrics.addMetric(PUBLISH_SUCCEEDED_METRIC, MetricUnit.Count, 1);
-      metrics.addMetric(RELEASE_PUBLISHED_METRIC, MetricUnit.Count, result.published ? 1 : 0);
+      metrics.addMetric(PUBLISH_METRICS.publishSucceeded, MetricUnit.Count, 1);
+      metrics.addMetric(PUBLISH_METRICS.releasePublished, MetricUnit.Count, result.published ? 1 : 0);
       return result;
     } catch (err) {
       // Another publish holds the lease: it will publish these changes; not a failure, no retry.
@@ -42,7 +35,7 @@ export function create(ctx: AppContext, metrics: Metrics = new Metrics({ namespa
         logger.info('publish skipped: another publish is running', { trigger });
         return { published: false, reason: err.message };
       }
-      metrics.addMetric(PUBLISH_FAILED_METRIC, MetricUnit.Count, 1);
+      metrics.addMetric(PUBLISH_METRICS.publishFailed, MetricUnit.Count, 1);
       // Quality gates and failures: thrown, so Lambda retries with back-off, then the event goes to the DLQ; the error alarm sees it.
       // `failure` and not `message`/`error`: Powertools keeps this key whole (`message` is its own).
       logger.error('publish failed', { trigger, failure: { ...describeFailure(err), reasons: err instanceof LedgerError ? err.errors : undefined } });

@@ -7,7 +7,7 @@ import { LedgerError } from '../pipeline/errors.ts';
 import { createKey, disableKey, registerBootstrapKey } from '../pipeline/manage-keys.ts';
 import { publishRelease } from '../pipeline/publish-release.ts';
 import type { KeyEncryptionKeys } from '../pipeline/sealing.ts';
-import { createAdapters } from '../storage/adapters.ts';
+import { createAdapters, forPublishing } from '../storage/adapters.ts';
 import { DynamoDbKeyStore } from '../storage/dynamodb-key-store.ts';
 import { DynamoDbRecordStore } from '../storage/dynamodb-record-store.ts';
 import { documentClient, ensureTable } from '../storage/dynamodb-table.ts';
@@ -160,7 +160,7 @@ export async function runStart(env: NodeJS.ProcessEnv = process.env): Promise<nu
     let timer: NodeJS.Timeout | undefined;
     if (cfg.publishIntervalSeconds) {
       timer = setInterval(() => {
-        publishRelease(ctx, { maxDropShare: cfg.maxDropShare }).then(
+        publishRelease(forPublishing(ctx), { maxDropShare: cfg.maxDropShare }).then(
           (r) => say(r.published ? `scheduled publish: release ${r.version}` : `scheduled publish: ${r.reason}`),
           (err) => say(`scheduled publish failed: ${err instanceof LedgerError ? `${err.message} ${JSON.stringify(err.errors ?? [])}` : (err as Error).message}`),
         );

@@ -28,6 +28,8 @@ export interface AdapterSettings {
   keyring?: KeyEncryptionKeys;
   /** Client timeouts and attempts; defaults: {@link CLIENT_TIMEOUTS}. */
   timeouts?: Partial<ClientTimeouts>;
+  /** The publisher's; defaults: {@link PUBLISHER_TIMEOUTS}. */
+  publisherTimeouts?: Partial<ClientTimeouts>;
 }
 
 /**
@@ -47,6 +49,13 @@ export interface ClientTimeouts {
 }
 
 export const CLIENT_TIMEOUTS: ClientTimeouts = { connectionMs: 1_000, dynamodbRequestMs: 4_000, s3SocketIdleMs: 4_000, maxAttempts: 3 };
+
+/**
+ * The publisher's: a batch job that answers nobody within seconds, whose requests are pages of a Scan
+ * or a Query, batches of 100 keys and multipart uploads. A slow page is waited for (a loaded DynamoDB
+ * Local took over 4 s per Scan page in the benchmark), a dead store still ends it within minutes.
+ */
+export const PUBLISHER_TIMEOUTS: ClientTimeouts = { connectionMs: 3_000, dynamodbRequestMs: 60_000, s3SocketIdleMs: 60_000, maxAttempts: 3 };
 
 /** Longest back-off between two attempts (ms): with 3 attempts, at most 2 × this is spent waiting. */
 export const MAX_BACKOFF_MS = 250;
@@ -84,14 +93,62 @@ export interface Adapters {
   /** Seals restricted values and withheld names, opens them for the views that show them, keys the hashes beside them. */
   sealer: EnvelopeSealer;
   openReleaseBuilder: (opts: { tempDirectory: string }) => Promise<ReleaseBuilder>;
+  /** The stores again, through clients with the publisher's timeouts ({@link forPublishing}). */
+  publisherStores: () => PublisherStores;
   dynamodb: DynamoDBClient;
   s3: S3Client;
   settings: AdapterSettings;
 }
 
+/** The stores a publish works on: the same table and bucket as {@link createAdapters}'s, through clients with {@link PUBLISHER_TIMEOUTS}. */
+export type PublisherStores = Pick<Adapters, 'records' | 'changes' | 'releases' | 'leases' | 'objects'>;
+
+/** What the publisher runs on: `adapters` with its stores reached through the publisher's clients (made once, on first use). */
+export function forPublishing<T extends Adapters>(adapters: T): T {
+  return { ...adapters, ...adapters.publisherStores() };
+}
+
 /** The one place where an entry point's adapters are chosen. */
 export function createAdapters(settings: AdapterSettings): Adapters {
-  const t = { ...CLIENT_TIMEOUTS, ...settings.timeouts };
+  const { dynamodb, s3 } = storeClients(settings, { ...CLIENT_TIMEOUTS, ...settings.timeouts });
+  const db = documentClient(dynamodb);
+  const records = new DynamoDbRecordStore(db, settings.tableName);
+  const sealer = new EnvelopeSealer(settings.keyring ?? ephemeralKeyring());
+  let publisher: PublisherStores | undefined;
+  return {
+    records,
+    listing: records,
+    keys: new DynamoDbKeyStore(db, settings.tableName, (sha256) => sealer.apiKeyMac(sha256)),
+    leases: new DynamoDbLeaseStore(db, settings.tableName),
+    releases: new DynamoDbReleaseStateStore(db, settings.tableName),
+    objects: new S3ObjectStore(s3, settings.bucketName),
+    clock: systemClock,
+    changes: new DynamoDbChangeLog(db, settings.tableName),
+    sealer,
+    // DuckDB spills into the publish's work folder (under /tmp on Lambda, the only writable place).
+    // One thread: DuckDB's own threads would compete with the gzip compression of the NDJSON.
+    openReleaseBuilder: (opts) => DuckDbReleaseBuilder.open({ tempDirectory: opts.tempDirectory, memoryLimit: settings.duckdbMemoryLimit, threads: 1 }),
+    publisherStores: () => {
+      if (!publisher) {
+        const c = storeClients(settings, { ...PUBLISHER_TIMEOUTS, ...settings.publisherTimeouts });
+        const pdb = documentClient(c.dynamodb);
+        publisher = {
+          records: new DynamoDbRecordStore(pdb, settings.tableName),
+          changes: new DynamoDbChangeLog(pdb, settings.tableName),
+          releases: new DynamoDbReleaseStateStore(pdb, settings.tableName),
+          leases: new DynamoDbLeaseStore(pdb, settings.tableName),
+          objects: new S3ObjectStore(c.s3, settings.bucketName),
+        };
+      }
+      return publisher;
+    },
+    dynamodb,
+    s3,
+    settings,
+  };
+}
+
+function storeClients(settings: AdapterSettings, t: ClientTimeouts): { dynamodb: DynamoDBClient; s3: S3Client } {
   const dynamodb = new DynamoDBClient({
     maxAttempts: t.maxAttempts,
     retryStrategy: retriesButNotTimeouts(t.maxAttempts),
@@ -108,24 +165,5 @@ export function createAdapters(settings: AdapterSettings): Adapters {
     requestHandler: { connectionTimeout: t.connectionMs, socketTimeout: t.s3SocketIdleMs },
     ...(settings.s3 ?? {}),
   });
-  const db = documentClient(dynamodb);
-  const records = new DynamoDbRecordStore(db, settings.tableName);
-  const sealer = new EnvelopeSealer(settings.keyring ?? ephemeralKeyring());
-  return {
-    records,
-    listing: records,
-    keys: new DynamoDbKeyStore(db, settings.tableName, (sha256) => sealer.apiKeyMac(sha256)),
-    leases: new DynamoDbLeaseStore(db, settings.tableName),
-    releases: new DynamoDbReleaseStateStore(db, settings.tableName),
-    objects: new S3ObjectStore(s3, settings.bucketName),
-    clock: systemClock,
-    changes: new DynamoDbChangeLog(db, settings.tableName),
-    sealer,
-    // DuckDB spills into the publish's work folder (under /tmp on Lambda, the only writable place).
-    // One thread: with two, DuckDB's sort of a 1 M-row events table ran out of its 1 GB (bench id 4/8).
-    openReleaseBuilder: (opts) => DuckDbReleaseBuilder.open({ tempDirectory: opts.tempDirectory, memoryLimit: settings.duckdbMemoryLimit, threads: 1 }),
-    dynamodb,
-    s3,
-    settings,
-  };
+  return { dynamodb, s3 };
 }

@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dynamodbClientConfig, s3ClientConfig } from '../../local/services.ts';
-import { CLIENT_TIMEOUTS, MAX_BACKOFF_MS, createAdapters } from '../../storage/adapters.ts';
+import { CLIENT_TIMEOUTS, MAX_BACKOFF_MS, PUBLISHER_TIMEOUTS, createAdapters, forPublishing } from '../../storage/adapters.ts';
 import { isOutage } from '../../storage/outage.ts';
 import { reportFigure } from '../support/hardening-report.ts';
 
@@ -86,6 +86,31 @@ describe('client timeouts', () => {
       expect(isOutage(r.err)).toBe(true);
       const s = await timed(() => a.objects.ping());
       expect(isOutage(s.err)).toBe(true);
+    } finally {
+      a.dynamodb.destroy();
+      a.s3.destroy();
+    }
+  }, 30_000);
+
+  it("the publisher's stores wait longer (a slow Scan page is not an outage to a batch job), and still give up", async () => {
+    const a = createAdapters({
+      tableName: 't',
+      bucketName: 'b',
+      dynamodb: dynamodbClientConfig(endpoint),
+      s3: s3ClientConfig(endpoint),
+      publisherTimeouts: { dynamodbRequestMs: 7_000 },
+    });
+    try {
+      const publisher = forPublishing(a);
+      expect(publisher.records).not.toBe(a.records);
+      expect(a.publisherStores()).toBe(a.publisherStores());
+      const [api, batch] = await Promise.all([timed(() => a.records.getHead('src-x')), timed(() => publisher.records.getHead('src-x'))]);
+      expect(isOutage(api.err)).toBe(true);
+      expect(isOutage(batch.err)).toBe(true);
+      // The API's client gave up at its 4 s; the publisher's waited past that, to its own (here 7 s).
+      expect(batch.ms).toBeGreaterThanOrEqual(6_500);
+      expect(api.ms).toBeLessThan(batch.ms);
+      expect(PUBLISHER_TIMEOUTS.dynamodbRequestMs).toBeGreaterThan(CLIENT_TIMEOUTS.dynamodbRequestMs);
     } finally {
       a.dynamodb.destroy();
       a.s3.destroy();
