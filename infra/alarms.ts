@@ -7,7 +7,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRICS_NAMESPACE, PUBLISH_SUCCEEDED_METRIC } from '../functions/scheduled-publish.ts';
+import { PUBLISH_METRICS } from '../schemas/publish-status.ts';
 
 export interface LedgerAlarmsProps {
   /** Every function; the API ones (all but the publisher and the migration) are watched for throttles. */
@@ -69,7 +69,7 @@ export class LedgerAlarms extends Construct {
     alarm(
       'NoSuccessfulPublish',
       `No publish run ended well for ${props.publishAlarmHours} h (with or without a new release): the schedule or the publisher is broken`,
-      new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: PUBLISH_SUCCEEDED_METRIC, dimensionsMap: { service: props.deployment }, statistic: 'Sum', period: Duration.hours(1) }),
+      new cloudwatch.Metric({ namespace: PUBLISH_METRICS.namespace, metricName: PUBLISH_METRICS.publishSucceeded, dimensionsMap: { service: props.deployment }, statistic: 'Sum', period: Duration.hours(1) }),
       { comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD, evaluationPeriods: props.publishAlarmHours, datapointsToAlarm: props.publishAlarmHours, treatMissingData: cloudwatch.TreatMissingData.BREACHING },
     );
     alarm('Api5xxRate', 'More than 5% of API requests answered 5xx in two of three 5-minute periods', props.api.metricServerError({ period: FIVE_MINUTES, statistic: 'Average' }), {

@@ -4,6 +4,6 @@
  */
 export class DuckDBInstance {
   static create(): Promise<never> {
-    return Promise.reject(new Error('DuckDB is bundled only with the publish functions'));
+    return Promise.reject(new Error('DuckDB is bundled only with the publisher'));
   }
 }

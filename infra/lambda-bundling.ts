@@ -8,7 +8,7 @@ import { LogLevel, OutputFormat, type BundlingOptions, type ICommandHooks } from
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /**
- * Why the publish functions are x86_64 and carry DuckDB as copied files:
+ * Why the publisher is x86_64 and carry DuckDB as copied files:
  *
  * DuckDB is a native library (@duckdb/node-bindings-<os>-<cpu>/duckdb.node + libduckdb.so) that esbuild
  * cannot bundle, so `@duckdb/node-api` stays external and has to be in the asset's node_modules/.
@@ -17,7 +17,7 @@ export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
  * bindings, so npm ci refuses it as out of sync; with a complete lock it would still download from the
  * registry at every synth. Docker bundling is not available either. What works offline is copying the
  * packages npm already installed (exactly the lock file's versions) from node_modules/ into the asset
- * after esbuild ran. The installed binding is linux-x64, so the publish functions run on x86_64; the
+ * after esbuild ran. The installed binding is linux-x64, so the publisher runs on x86_64; the
  * API functions are plain JavaScript and run on arm64.
  */
 export const PUBLISH_ARCHITECTURE = Architecture.X86_64;
@@ -34,7 +34,7 @@ function installedClosure(root: string, start: readonly string[]): string[] {
     const manifest = join(root, 'node_modules', name, 'package.json');
     if (!existsSync(manifest)) {
       throw new Error(
-        `infra: ${name} is not installed in node_modules/, and the publish functions need it; run \`npm ci\` on linux-x64, ` +
+        `infra: ${name} is not installed in node_modules/, and the publisher needs it; run \`npm ci\` on linux-x64, ` +
           `or add the binding with \`npm install --no-save --os=linux --cpu=x64 --libc=glibc ${DUCKDB_BINDING}\``,
       );
     }
@@ -81,7 +81,7 @@ export function apiBundling(): BundlingOptions {
   return { ...common, esbuildArgs: { '--alias': [`${DUCKDB_ENTRY}=${join(PROJECT_ROOT, 'infra', 'duckdb-unavailable.ts')}`] } };
 }
 
-/** The publish functions: DuckDB external, and its installed packages copied beside the bundle. */
+/** The publisher: DuckDB external, and its installed packages copied beside the bundle. */
 export function publishBundling(): BundlingOptions {
   return { ...common, externalModules: [DUCKDB_ENTRY], commandHooks: copyInstalledPackages(installedClosure(PROJECT_ROOT, [DUCKDB_ENTRY, DUCKDB_BINDING])) };
 }

@@ -29,7 +29,7 @@ const KEY_ADMIN_ACTIONS = [
   'kms:RotateKeyOnDemand',
 ];
 
-/** What readers may GET without an account (PUBLISHING.md "Layout"); the publish functions write exactly these. */
+/** What readers may GET without an account (PUBLISHING.md "Layout"); the publisher writes exactly these. */
 export const PUBLISHED_KEYS = ['catalog.json', 'index.html', 'athena/*', 'releases/*', 'latest/*'] as const;
 
 /**

@@ -19,3 +19,17 @@ export type PublishStatus = z.infer<typeof PublishStatus>;
 /** `POST /publish` where the platform cannot wait for the publish (API Gateway's 29 s): 202. */
 export const PublishAccepted = z.object({ accepted: z.literal(true), status_url: z.string().meta({ description: 'Where GET /publish/status tells how it went.' }) });
 export type PublishAccepted = z.infer<typeof PublishAccepted>;
+
+/**
+ * The publisher's own CloudWatch metrics (Powertools Metrics, EMF), named here so that the alarms in
+ * infra/ and the function agree; the `service` dimension is the deployment (POWERTOOLS_SERVICE_NAME).
+ */
+export const PUBLISH_METRICS = {
+  namespace: 'RightsLedger',
+  /** A release was committed (1 per release, 0 for a run with nothing to publish). */
+  releasePublished: 'ReleasePublished',
+  /** A run ended well, with or without a new release: its absence over hours means the publisher is not working. */
+  publishSucceeded: 'PublishSucceeded',
+  /** A run failed (each attempt). */
+  publishFailed: 'PublishFailed',
+} as const;
