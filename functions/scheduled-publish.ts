@@ -1,4 +1,5 @@
 // The one publisher: the EventBridge schedule and POST /publish (invoked asynchronously) → publish a release if anything changed.
+import { forPublishing } from '../storage/adapters.ts';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { LedgerError } from '../pipeline/errors.ts';
@@ -23,7 +24,7 @@ export function create(ctx: AppContext, metrics: Metrics = new Metrics({ namespa
     const request = isApiRequest(event) ? event : undefined;
     const trigger = request ? 'api' : 'schedule';
     try {
-      const result = await publishTracked({ ...ctx, status }, { maxDropShare: ctx.publishing.maxDropShare, full: request?.full === true });
+      const result = await publishTracked({ ...forPublishing(ctx), status }, { maxDropShare: ctx.publishing.maxDropShare, full: request?.full === true });
       logger.info('publish finished', { trigger, requested_by: request?.requested_by, published: result.published, ...(result.published ? { version: result.version, record_counts: result.record_counts, changes: result.changes } : { reason: result.reason }), deferred: result.deferred?.length ?? 0 });
       metrics.addMetric(PUBLISH_METRICS.publishSucceeded, MetricUnit.Count, 1);
       metrics.addMetric(PUBLISH_METRICS.releasePublished, MetricUnit.Count, result.published ? 1 : 0);
