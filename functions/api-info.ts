@@ -1,6 +1,7 @@
 // GET /, GET /health, GET /openapi.json → what this service is, whether its store and bucket answer, and its OpenAPI document.
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { json, problem, httpHandler, header, type ApiHandler } from './http.ts';
+import { errorFields, json, httpHandler, header, unavailable, type ApiHandler } from './http.ts';
+import { logger } from './logger.ts';
 import { lambdaContext, type AppContext } from './config.ts';
 import { openApiDocument } from './openapi.ts';
 
@@ -17,8 +18,11 @@ export function create(ctx: AppContext): ApiHandler {
   return httpHandler('info', async (event) => {
     if (event.resource === '/health') {
       const checks = await Promise.allSettled([ctx.records.ping(), ctx.objects.ping()]);
-      const down = ['store', 'bucket'].filter((_, i) => checks[i]!.status === 'rejected');
-      return down.length === 0 ? json(200, { ok: true }) : problem(503, 'unavailable', `not answering: ${down.join(', ')}`);
+      const failed = (['store', 'bucket'] as const).flatMap((what, i) => (checks[i]!.status === 'rejected' ? [{ what, error: errorFields((checks[i] as PromiseRejectedResult).reason) }] : []));
+      if (failed.length === 0) return json(200, { ok: true });
+      // Once per request, with each cause: an outage is an operator's to see, not only the caller's.
+      logger.error('health check failed', { failed });
+      return unavailable(`not answering: ${failed.map((f) => f.what).join(', ')}: try again after Retry-After seconds`);
     }
     if (event.resource === '/openapi.json') {
       document ??= openApiDocument({ version: ctx.info.version });

@@ -179,6 +179,25 @@ describe('the key store down', () => {
   }, 30_000);
 });
 
+describe('GET /health with the store down', () => {
+  it('answers 503 store_unavailable with Retry-After, naming what does not answer, logged once', async () => {
+    stack.ctx.records = around(realRecords, { ping: async () => Promise.reject(timeoutError()) });
+    const errors = vi.spyOn(logger, 'error').mockImplementation(() => undefined);
+    try {
+      const r = await call(stack, 'GET', '/health');
+      expect(r.status).toBe(503);
+      expect(r.headers.get('retry-after')).toBeTruthy();
+      expect(r.body).toMatchObject({ status: 503, code: 'store_unavailable', detail: expect.stringContaining('not answering: store') });
+      expect(r.body.detail).not.toContain('bucket');
+      expect(errors.mock.calls).toHaveLength(1);
+    } finally {
+      stack.ctx.records = realRecords;
+      errors.mockRestore();
+    }
+    expect((await call(stack, 'GET', '/health')).status).toBe(200);
+  }, 30_000);
+});
+
 describe('reference look-ups per request', () => {
   const citing = (n: number) => {
     const tag = uid('m');
