@@ -1,7 +1,7 @@
 // GET /, GET /health, GET /openapi.json → what this service is, whether its store and bucket answer, and its OpenAPI document.
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { errorFields, json, httpHandler, header, unavailable, type ApiHandler } from './http.ts';
-import { logger } from './logger.ts';
+import { logger, withLambdaContext } from './logger.ts';
 import { lambdaContext, type AppContext } from './config.ts';
 import { openApiDocument } from './openapi.ts';
 
@@ -35,4 +35,4 @@ export function create(ctx: AppContext): ApiHandler {
 }
 
 let instance: ApiHandler | undefined;
-export const handler: ApiHandler = (event) => (instance ??= create(lambdaContext()))(event);
+export const handler = withLambdaContext((event: Parameters<ApiHandler>[0]) => (instance ??= create(lambdaContext()))(event));

@@ -1,4 +1,5 @@
 // POST /keys, POST /keys/{key_id}/disable → create (shown once) or disable an API key.
+import { withLambdaContext } from './logger.ts';
 import { createKey, disableKey } from '../pipeline/manage-keys.ts';
 import { requireEditor } from '../pipeline/review-record.ts';
 import { CreateKeyBody } from '../schemas/api.ts';
@@ -16,4 +17,4 @@ export function create(ctx: AppContext): ApiHandler {
 }
 
 let instance: ApiHandler | undefined;
-export const handler: ApiHandler = (event) => (instance ??= create(lambdaContext()))(event);
+export const handler = withLambdaContext((event: Parameters<ApiHandler>[0]) => (instance ??= create(lambdaContext()))(event));

@@ -1,4 +1,5 @@
 // GET /records, GET /records/{kind}/{id}[/history], POST …/review, POST …/retract, POST /reviews → list, read, review or retract records.
+import { withLambdaContext } from './logger.ts';
 import { listRecords } from '../pipeline/list-records.ts';
 import { recordHistory } from '../pipeline/record-history.ts';
 import { reviewDecisions } from '../pipeline/review-decisions.ts';
@@ -25,4 +26,4 @@ export function create(ctx: AppContext): ApiHandler {
 }
 
 let instance: ApiHandler | undefined;
-export const handler: ApiHandler = (event) => (instance ??= create(lambdaContext()))(event);
+export const handler = withLambdaContext((event: Parameters<ApiHandler>[0]) => (instance ??= create(lambdaContext()))(event));

@@ -1,4 +1,5 @@
 // POST /records → ingest a batch (JSON or NDJSON) → per-record results.
+import { withLambdaContext } from './logger.ts';
 import { ingestRecords } from '../pipeline/ingest-records.ts';
 import { parseSubmission } from '../pipeline/parse-submission.ts';
 import { lambdaContext, type AppContext } from './config.ts';
@@ -13,4 +14,4 @@ export function create(ctx: AppContext): ApiHandler {
 }
 
 let instance: ApiHandler | undefined;
-export const handler: ApiHandler = (event) => (instance ??= create(lambdaContext()))(event);
+export const handler = withLambdaContext((event: Parameters<ApiHandler>[0]) => (instance ??= create(lambdaContext()))(event));

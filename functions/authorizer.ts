@@ -5,7 +5,7 @@ import { authenticate } from '../pipeline/manage-keys.ts';
 import type { KeyStore, Principal } from '../pipeline/ports.ts';
 import { lambdaContext } from './config.ts';
 import { errorFields, problem, unavailable } from './http.ts';
-import { logger } from './logger.ts';
+import { logger, withLambdaContext } from './logger.ts';
 
 /**
  * The key check of every authenticated route, in AWS and on the local server: the principal, or the
@@ -26,7 +26,9 @@ export async function authorize(authorization: string | undefined, keys: KeyStor
   }
 }
 
-export async function handler(event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
+export const handler = withLambdaContext(authorizerHandler);
+
+async function authorizerHandler(event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
   const header = Object.entries(event.headers ?? {}).find(([k]) => k.toLowerCase() === 'authorization')?.[1];
   const outcome = await authorize(header ?? undefined, lambdaContext().keys);
   if ('refused' in outcome) {
