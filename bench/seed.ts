@@ -269,7 +269,7 @@ export async function seedRelease(endpoints: Endpoints, n: number, work: string,
   log(`seed ${fmt(n)}: release ${version} finished and uploaded in ${lap('upload').toFixed(1)} s`);
   const state = { version, manifest_sha256: sha256Hex(folder.manifestBytes), cut: await ctx.changes.advanceCut(), latest_synced: false, rules: RELEASE_RULES };
   const catalog = await commitCatalog(ctx.objects, ctx.releases, folder, state, undefined, ctx.info.datasetName, () => undefined);
-  await afterCommit(ctx.objects, ctx.releases, catalog, folder, state, built, ctx.info.bucketName, () => undefined);
+  await afterCommit(ctx.objects, ctx.releases, catalog, folder, state, built, { bucketName: ctx.info.bucketName }, () => undefined);
   await rm(work, { recursive: true, force: true });
   log(`seed ${fmt(n)}: committed (catalog, release state with cut, latest/) in ${lap('commit').toFixed(1)} s`);
 

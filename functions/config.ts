@@ -6,6 +6,7 @@ import { KmsKeyring, NoKeys } from '../storage/kek-kms.ts';
 const Env = z.object({
   LEDGER_TABLE_NAME: z.string().min(1, 'LEDGER_TABLE_NAME must name the DynamoDB table'),
   LEDGER_BUCKET_NAME: z.string().min(1, 'LEDGER_BUCKET_NAME must name the public bucket'),
+  LEDGER_ATHENA_DATABASE: z.string().regex(/^[a-z0-9_]{1,255}$/, 'LEDGER_ATHENA_DATABASE must be a Glue database name (a-z, 0-9, _)').optional(),
   LEDGER_PUBLIC_BASE_URL: z.url({ message: 'LEDGER_PUBLIC_BASE_URL must be the public URL of the bucket root' }),
   LEDGER_DATASET_NAME: z.string().regex(/^[a-z0-9._-]+$/).default('rights-ledger'),
   LEDGER_MAX_DROP_SHARE: z.coerce.number().min(0).max(1).default(0.01),
@@ -20,7 +21,8 @@ const Env = z.object({
 
 /** What every handler needs: the adapters and the facts `GET /` tells. */
 export interface AppContext extends Adapters {
-  info: { name: string; version: string; publicBaseUrl: string; datasetName: string; bucketName: string };
+  /** `athenaDatabase`: the Glue database the stack made (athena/tables.sql names it); default rights_ledger. */
+  info: { name: string; version: string; publicBaseUrl: string; datasetName: string; bucketName: string; athenaDatabase?: string };
   /** Publishing settings (LEDGER_MAX_DROP_SHARE). */
   publishing: { maxDropShare: number };
   /** LEDGER_REVIEW_POLICY; absent = `single`. */
@@ -50,7 +52,7 @@ export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): AppContext
     s3: e.LEDGER_S3_ENDPOINT ? { endpoint: e.LEDGER_S3_ENDPOINT, forcePathStyle: true } : {},
     keyring: e.LEDGER_KMS_KEY_ID && e.LEDGER_KMS_MAC_KEY_ID ? new KmsKeyring({ keyId: e.LEDGER_KMS_KEY_ID, macKeyId: e.LEDGER_KMS_MAC_KEY_ID }) : new NoKeys(),
   });
-  return { ...adapters, info: { name: SOFTWARE_NAME, version: SOFTWARE_VERSION, publicBaseUrl: e.LEDGER_PUBLIC_BASE_URL.replace(/\/$/, ''), datasetName: e.LEDGER_DATASET_NAME, bucketName: e.LEDGER_BUCKET_NAME }, publishing: { maxDropShare: e.LEDGER_MAX_DROP_SHARE }, reviewPolicy: e.LEDGER_REVIEW_POLICY };
+  return { ...adapters, info: { name: SOFTWARE_NAME, version: SOFTWARE_VERSION, publicBaseUrl: e.LEDGER_PUBLIC_BASE_URL.replace(/\/$/, ''), datasetName: e.LEDGER_DATASET_NAME, bucketName: e.LEDGER_BUCKET_NAME, ...(e.LEDGER_ATHENA_DATABASE ? { athenaDatabase: e.LEDGER_ATHENA_DATABASE } : {}) }, publishing: { maxDropShare: e.LEDGER_MAX_DROP_SHARE }, reviewPolicy: e.LEDGER_REVIEW_POLICY };
 }
 
 let cached: AppContext | undefined;

@@ -104,6 +104,7 @@ export class StatelessStack extends Stack {
       LEDGER_BUCKET_NAME: storage.publicBucketName,
       LEDGER_PUBLIC_BASE_URL: storage.publicBaseUrl,
       LEDGER_DATASET_NAME: props.datasetName,
+      LEDGER_ATHENA_DATABASE: athenaDatabaseName(props.namePrefix),
       LEDGER_MAX_DROP_SHARE: String(props.maxDropShare),
       LEDGER_REVIEW_POLICY: reviewPolicy.valueAsString,
       NODE_OPTIONS: '--enable-source-maps',

@@ -22,7 +22,8 @@ export interface PublishDeps {
   objects: ObjectStore;
   clock: Clock;
   openReleaseBuilder: (opts: { tempDirectory: string }) => Promise<ReleaseBuilder>;
-  info: { datasetName: string; publicBaseUrl: string; bucketName: string };
+  /** `athenaDatabase`: the Glue database that athena/tables.sql names (default rights_ledger). */
+  info: { datasetName: string; publicBaseUrl: string; bucketName: string; athenaDatabase?: string };
 }
 
 export interface PublishOptions {
@@ -192,7 +193,7 @@ async function publishHeld(deps: PublishDeps, opts: PublishOptions, lease: Publi
       throw err;
     }
     progress(`committed release ${version}`);
-    await afterCommit(deps.objects, deps.releases, catalog, folder, nextState, built, deps.info.bucketName, assertHeld);
+    await afterCommit(deps.objects, deps.releases, catalog, folder, nextState, built, { bucketName: deps.info.bucketName, athenaDatabase: deps.info.athenaDatabase }, assertHeld);
     assertHeld();
     await deps.changes.removeDeferred(resolved);
     progress(`published ${version}: ${built.changes.add} added, ${built.changes.modify} modified, ${built.changes.delete} deleted, ${built.deferred.length} deferred`);

@@ -62,13 +62,13 @@ export async function afterCommit(
   folder: ReleaseFolder,
   state: ReleaseState,
   built: BuildResult,
-  bucketName: string,
+  where: { bucketName: string; athenaDatabase?: string },
   assertHeld: () => void,
 ): Promise<void> {
   assertHeld();
   await objects.put('index.html', Buffer.from(landingPage(catalog, built.tolls, TITLE)), { contentType: 'text/html; charset=utf-8', cacheControl: MUTABLE });
   assertHeld();
-  await objects.put('athena/tables.sql', Buffer.from(athenaDdl(bucketName)), { contentType: 'application/sql; charset=utf-8', cacheControl: MUTABLE });
+  await objects.put('athena/tables.sql', Buffer.from(athenaDdl(where.bucketName, where.athenaDatabase)), { contentType: 'application/sql; charset=utf-8', cacheControl: MUTABLE });
   await refreshLatest(objects, catalog.latest, folder.files, assertHeld);
   assertHeld();
   // Only while this release is still the latest: a later one's record is never overwritten.

@@ -308,6 +308,21 @@ describe('a release, end to end', () => {
     }
   });
 
+  it("athena/tables.sql names the deployment's Glue database (a second deployment has its own)", async () => {
+    const other = await startTestStack();
+    try {
+      const named = { ...other.ctx, info: { ...other.ctx.info, athenaDatabase: 'staging_ledger' } };
+      await submitOk(other, other.editorKey, [source('src-athena-db')]);
+      expect((await publishRelease(named)).published).toBe(true);
+      const sql = (await fetchObject(other.publicBaseUrl, 'athena/tables.sql')).toString('utf8');
+      expect(sql).toContain('CREATE DATABASE IF NOT EXISTS staging_ledger;');
+      expect(sql).toContain('CREATE EXTERNAL TABLE IF NOT EXISTS staging_ledger.events (');
+      expect(sql).not.toContain('rights_ledger.');
+    } finally {
+      await other.close();
+    }
+  });
+
   it('athena/tables.sql: a CREATE EXTERNAL TABLE per table, history by release and _latest, columns as in the Parquet', async () => {
     const sql = (await fetchObject(stack.publicBaseUrl, 'athena/tables.sql')).toString('utf8');
     const bucket = stack.ctx.info.bucketName;

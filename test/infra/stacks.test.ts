@@ -603,6 +603,9 @@ describe('the Glue database of a deployment', () => {
     const t = Template.fromStack(createLedger(app, ENV).stateless);
     t.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: Match.objectLike({ Name: 'staging_ledger' }) });
     t.allResourcesProperties('AWS::Glue::Table', { DatabaseName: 'staging_ledger' });
+    // … and the publisher writes athena/tables.sql for that database, not the default one.
+    t.hasResourceProperties('AWS::Lambda::Function', { Description: 'rights-ledger publisher', Environment: { Variables: Match.objectLike({ LEDGER_ATHENA_DATABASE: 'staging_ledger' }) } });
+    expect(athenaDdl(BUCKET, 'staging_ledger')).toContain('CREATE DATABASE IF NOT EXISTS staging_ledger;');
   });
   it('the default deployment\'s database is the one the published Athena DDL creates', () => {
     expect(athenaDdl(BUCKET)).toContain(`CREATE DATABASE IF NOT EXISTS ${athenaDatabaseName('rights-ledger')}`);
