@@ -56,8 +56,10 @@ async function loadStore(endpoints: Endpoints, n: number, log: Log) {
   const records = generateRecords(counts, 20260202);
   const checked = validateSample(records);
   const memory = new MemoryRecordStore();
-  for (let i = 0; i < records.length; i += 1000) {
-    const out = await ingestRecords(records.slice(i, i + 1000), EDITOR, { records: memory, clock: systemClock });
+  // Batches of 250: the generator's references are spread over the whole ledger, and a request may look
+  // up only so many distinct stored records (MAX_REFERENCED_IDS).
+  for (let i = 0; i < records.length; i += 250) {
+    const out = await ingestRecords(records.slice(i, i + 250), EDITOR, { records: memory, clock: systemClock });
     if (out.rejected > 0) throw new Error(`the generator made ${out.rejected} record(s) the pipeline rejects: ${JSON.stringify(out.results.find((r) => r.status === 'rejected'))}`);
   }
   log(`3: ${fmt(n)} records (${counts.sources} sources, ${counts.events} events, ${counts.claims} claims, ${counts.persons} persons; ${checked} sampled valid) ingested in memory`);
