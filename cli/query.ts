@@ -1,12 +1,11 @@
 // `rights-ledger query "SQL"` → SQL over a release with the DuckDB inside the project (RUN.md): nothing else to install.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { access, mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { sha256Hex } from '../pipeline/canonical.ts';
+import { fileFacts } from '../pipeline/publish/write-release.ts';
 import { Catalog, Manifest } from '../schemas/release.ts';
 import { download, DownloadError } from './download.ts';
 
@@ -50,12 +49,6 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(base, 'rights-ledger', 'releases');
 }
 
-const sha256Hex = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
-async function fileSha256(path: string): Promise<string> {
-  const h = createHash('sha256');
-  await pipeline(createReadStream(path), h);
-  return h.digest('hex');
-}
 const exists = (path: string) => access(path).then(() => true, () => false);
 
 async function fetchOk(doFetch: typeof fetch, url: string, what: string): Promise<Uint8Array> {
@@ -84,7 +77,7 @@ async function releaseFolder(opts: QueryOptions): Promise<{ folder: string; vers
     for (const r of manifest.resources.filter((x) => x.format === 'parquet')) {
       const path = join(folder, r.path);
       if (!(await exists(path))) throw new QueryError(`${r.path} is missing from ${folder}: download the release again`);
-      if (`sha256:${await fileSha256(path)}` !== r.hash) throw new QueryError(`${r.path} in ${folder} does not match its manifest's hash: download the release again`);
+      if (`sha256:${(await fileFacts(path)).sha256}` !== r.hash) throw new QueryError(`${r.path} in ${folder} does not match its manifest's hash: download the release again`);
     }
     return { folder, version: manifest.version };
   }

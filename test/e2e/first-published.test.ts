@@ -81,6 +81,16 @@ describe('first_published', () => {
     expect(await firstPublished('source', gone)).toBeNull();
   });
 
+  it('a retraction after a publish has started (its fence at or past the approval) does not say "never published": that publish may hold it', async () => {
+    const raced = uid('src-fp-raced');
+    await submitOk(stack, stack.editorKey, [source(raced)]);
+    // What a publish does first: raise the fences to its cut, past the approval's mark.
+    await stack.ctx.changes.advanceCut();
+    await retract(stack, 'source', raced, 'retracted while a publish runs');
+    const head = await stack.ctx.records.getHead(raced);
+    expect(head?.first_public_at).toBeGreaterThan(0);
+  });
+
   it('a record a release held back first appears in the release that holds it, not the one that held it back; one held back and then retracted never does', async () => {
     const contributor = await newKey(stack, 'contributor');
     const late = uid('src-fp-late');
