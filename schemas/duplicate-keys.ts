@@ -18,15 +18,20 @@ export function duplicateKeys(text: string, limit = 20): string[] {
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22 /* " */) {
-      // A string: find its end, noting whether it has escapes.
+      // A string: its end is the next quote not escaped, i.e. not after an odd run of backslashes.
+      // indexOf jumps over the text (most of a record is inside strings) instead of a loop per character.
       let j = i + 1;
-      let escaped = false;
-      for (; j < n; j++) {
-        const d = text.charCodeAt(j);
-        if (d === 0x5c /* \ */) {
-          escaped = true;
-          j++;
-        } else if (d === 0x22) break;
+      for (;;) {
+        const q = text.indexOf('"', j);
+        if (q < 0) {
+          j = n;
+          break;
+        }
+        let b = q - 1;
+        while (text.charCodeAt(b) === 0x5c /* \ */) b--;
+        j = q;
+        if ((q - 1 - b) % 2 === 0) break;
+        j = q + 1;
       }
       const top = stack[stack.length - 1];
       if (top?.object) {
@@ -34,7 +39,7 @@ export function duplicateKeys(text: string, limit = 20): string[] {
         while (k < n && (text.charCodeAt(k) === 0x20 || text.charCodeAt(k) === 0x0a || text.charCodeAt(k) === 0x0d || text.charCodeAt(k) === 0x09)) k++;
         if (text.charCodeAt(k) === 0x3a /* : */) {
           const raw = text.slice(i + 1, j);
-          const name = escaped ? (JSON.parse(`"${raw}"`) as string) : raw;
+          const name = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw;
           top.keys ??= new Set();
           if (top.keys.has(name)) {
             top.key = name;
