@@ -1,4 +1,5 @@
 import type { LedgerRecord, RecordKind } from '../schemas/records.ts';
+import type { LandingData } from './landing-page.ts';
 
 /** Who is calling: resolved from an API key by {@link authenticate}. */
 export interface Principal {
@@ -359,8 +360,8 @@ export interface BuildResult {
   held: string[];
   /** What waiting cannot fix: when not empty, nothing may be published. */
   problems: Array<{ path: string; code: string; message: string }>;
-  /** Country-wide death-toll claims, for the landing page. */
-  tolls: Array<{ claimant: string; value: number; qualifier: string; period: string }>;
+  /** The landing page's aggregates (events per day, map cells, comparable claims), bounded whatever the release's size. */
+  landing: LandingData;
 }
 
 /** Builds a release's tables from the previous release plus the changes: DuckDB in production. */

@@ -193,7 +193,7 @@ async function publishHeld(deps: PublishDeps, opts: PublishOptions, lease: Publi
       throw err;
     }
     progress(`committed release ${version}`);
-    await afterCommit(deps.objects, deps.releases, catalog, folder, nextState, built, { bucketName: deps.info.bucketName, athenaDatabase: deps.info.athenaDatabase }, assertHeld);
+    await afterCommit(deps.objects, deps.releases, catalog, folder, nextState, built, { bucketName: deps.info.bucketName, athenaDatabase: deps.info.athenaDatabase, publicBaseUrl: deps.info.publicBaseUrl }, assertHeld);
     assertHeld();
     await deps.changes.removeDeferred(resolved);
     progress(`published ${version}: ${built.changes.add} added, ${built.changes.modify} modified, ${built.changes.delete} deleted, ${built.deferred.length} deferred`);

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { gzipFileInMembers } from '../pipeline/gzip-members.ts';
 import type { BuildInput, BuildResult, BuiltTable, ReleaseBuilder } from '../pipeline/ports.ts';
+import { EVENT_DAY_WINDOW, MAP_GRID_DEGREES, MAP_MAX_BINS, RECENT_ROWS, TOLL_MAX_CLAIMS, TOLL_MAX_GROUPS, emptyLanding, type LandingData } from '../pipeline/landing-page.ts';
+import { GeoPrecision, Location } from '../schemas/primitives.ts';
 import { REFERENCE_FIELDS, RECORD_KINDS, type RecordKind } from '../schemas/records.ts';
 import { KIND_TABLE, TABLES, duckType, type Column, type TableName } from '../schemas/tables.ts';
 
@@ -24,6 +26,8 @@ export function dependencyOrder(): RecordKind[] {
   return done;
 }
 
+/** A claim without an area is about the whole default country (DATA.md). */
+const DEFAULT_COUNTRY = Location.parse({}).country;
 const RECORD_TABLES = dependencyOrder().map((k) => KIND_TABLE[k]);
 const ACTORS: TableName = 'event_actors';
 /** Rows sorted at a time, and the Parquet row-group size (BuildInput.chunkRows). */
@@ -208,17 +212,7 @@ export class DuckDbReleaseBuilder implements ReleaseBuilder {
       for (const r of await this.rows(`SELECT id FROM ${q(`bad_${t}`)} WHERE id NOT IN (SELECT id FROM ${q(`final_${t}`)}) ORDER BY id`)) held.push(r.id as string);
     }
     const problems = await this.qualityGates(input.maxDropShare, input.full);
-    const tollRows = await this.rows(
-      `SELECT claimant, qualifier, coalesce(value_best, value_low, value_high) AS value, period_start::VARCHAR AS ps, period_end::VARCHAR AS pe FROM final_claims
-       WHERE metric = 'killed' AND population = 'all' AND area_admin1 IS NULL AND coalesce(value_best, value_low, value_high) IS NOT NULL ORDER BY id LIMIT 40`,
-    );
-    const tolls = tollRows.map((r) => ({
-      claimant: r.claimant as string,
-      qualifier: r.qualifier as string,
-      value: Number(r.value),
-      period: r.pe && r.pe !== r.ps ? `${r.ps as string} – ${r.pe as string}` : `from ${r.ps as string}`,
-    }));
-    if (problems.length > 0) return { tables: {}, changes: { add: 0, modify: 0, delete: 0 }, deferred, added: [], held, problems, tolls };
+    if (problems.length > 0) return { tables: {}, changes: { add: 0, modify: 0, delete: 0 }, deferred, added: [], held, problems, landing: emptyLanding() };
 
     // The diff. Incrementally only touched ids can differ: the new rows and the previous rows kept for
     // touched ids (deferred), against the previous rows of touched ids. A full rebuild compares every row.
@@ -245,7 +239,110 @@ export class DuckDbReleaseBuilder implements ReleaseBuilder {
       for (const t of [...RECORD_TABLES, ACTORS, 'changes' as const]) tables[t] = await this.writeTable(t, input);
       await this.compressing;
     }
-    return { tables, changes: counts, deferred, added, held, problems, tolls };
+    // The landing page's aggregates, from the release's own tables (after the gates), only for a release that is written.
+    const landing = counts.add + counts.modify + counts.delete > 0 ? await this.landingData() : emptyLanding();
+    return { tables, changes: counts, deferred, added, held, problems, landing };
+  }
+
+  /**
+   * What the landing page shows, aggregated here over the release's final tables, each query reading only
+   * the columns it needs; every result is bounded (landing-page.ts's caps) whatever the number of records.
+   */
+  private async landingData(): Promise<LandingData> {
+    const dayPrecision = `coalesce(date_precision, 'day') = 'day'`;
+    const [ev] = await this.rows(
+      `WITH e AS (SELECT date_start, ${dayPrecision} AS daily FROM final_events), newest AS (SELECT max(date_start) AS d FROM e WHERE daily)
+       SELECT count(*) AS total, count(*) FILTER (WHERE NOT daily) AS coarse,
+              count(*) FILTER (WHERE daily AND date_diff('day', date_start, (SELECT d FROM newest)) >= ${EVENT_DAY_WINDOW}) AS before FROM e`,
+    );
+    const perDay = await this.rows(
+      `WITH newest AS (SELECT max(date_start) AS d FROM final_events WHERE ${dayPrecision})
+       SELECT strftime(date_start, '%Y-%m-%d') AS day, event_type AS type, count(*) AS n FROM final_events
+       WHERE ${dayPrecision} AND date_diff('day', date_start, (SELECT d FROM newest)) < ${EVENT_DAY_WINDOW} GROUP BY ALL ORDER BY day, type`,
+    );
+    const rank = `CASE geo_precision ${GeoPrecision.options.map((p, i) => `WHEN ${lit(p)} THEN ${i}`).join(' ')} ELSE ${GeoPrecision.options.length - 1} END`;
+    const g = MAP_GRID_DEGREES;
+    const cells = `SELECT floor(latitude / ${g}) AS cy, floor(longitude / ${g}) AS cx, count(*) AS n, avg(latitude) AS lat, avg(longitude) AS lon, min(${rank}) AS best,
+                          mode(coalesce(place, admin2, admin1, country)) AS place FROM final_events WHERE latitude IS NOT NULL AND longitude IS NOT NULL GROUP BY ALL`;
+    const bins = await this.rows(`SELECT n, lat, lon, best, place FROM (${cells}) ORDER BY n DESC, cy, cx LIMIT ${MAP_MAX_BINS}`);
+    const [mapTotals] = await this.rows(
+      `SELECT (SELECT count(*) FROM final_events WHERE latitude IS NULL OR longitude IS NULL) AS without, (SELECT count(*) FROM (${cells})) AS bins,
+              (SELECT count(*) FROM final_events WHERE latitude IS NOT NULL AND longitude IS NOT NULL) AS located`,
+    );
+    const shownEvents = bins.reduce((a, b) => a + Number(b.n), 0);
+
+    // Claims in sets of overlapping periods (per metric, population and area; claims about one event
+    // count as overlapping): the sets with the most claimants first, capped; landing-page.ts splits
+    // each set into groups where every pair is comparable.
+    const area = `concat_ws(' / ', coalesce(area_country, ${lit(DEFAULT_COUNTRY)}), area_admin1, area_admin2, area_place)`;
+    const key = 'metric, population, area';
+    const claimSets = `
+      WITH c AS (SELECT id, metric, population, ${area} AS area, claimant, claimant_type, qualifier, value_low, value_best, value_high, event_id,
+                        period_start AS ps, coalesce(period_end, period_start) AS pe
+                 FROM final_claims WHERE metric <> 'other' AND coalesce(value_best, value_low, value_high) IS NOT NULL),
+      s AS (SELECT *, CASE WHEN event_id IS NULL THEN ps ELSE min(ps) OVER (PARTITION BY ${key}, event_id) END AS gs,
+                      CASE WHEN event_id IS NULL THEN pe ELSE max(pe) OVER (PARTITION BY ${key}, event_id) END AS ge FROM c),
+      r AS (SELECT *, max(ge) OVER (PARTITION BY ${key} ORDER BY gs, ge, id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach FROM s),
+      i AS (SELECT *, sum(CASE WHEN reach IS NULL OR gs > reach THEN 1 ELSE 0 END) OVER (PARTITION BY ${key} ORDER BY gs, ge, id ROWS UNBOUNDED PRECEDING) AS island FROM r),
+      sets AS (SELECT ${key}, island, count(*) AS claims, count(DISTINCT claimant) AS claimants, max(pe) AS last FROM i GROUP BY ALL),
+      ranked AS (SELECT *, row_number() OVER (ORDER BY claimants DESC, last DESC, ${key}, island) AS set_rank FROM sets)`;
+    const claims = await this.rows(
+      `${claimSets}
+       SELECT i.id, i.metric, i.population, i.area, i.claimant, i.claimant_type, i.qualifier, i.value_low, i.value_best, i.value_high, i.event_id,
+              strftime(i.ps, '%Y-%m-%d') AS ps, strftime(i.pe, '%Y-%m-%d') AS pe, ranked.set_rank
+       FROM i JOIN ranked USING (${key}, island) WHERE ranked.set_rank <= ${TOLL_MAX_GROUPS}
+       QUALIFY row_number() OVER (PARTITION BY ranked.set_rank ORDER BY coalesce(i.value_best, i.value_low, i.value_high) DESC, i.id) <= ${TOLL_MAX_CLAIMS}
+       ORDER BY ranked.set_rank, coalesce(i.value_best, i.value_low, i.value_high) DESC, i.id`,
+    );
+    const [claimTotals] = await this.rows(`${claimSets} SELECT count(*) AS sets, coalesce(sum(claims), 0) AS claims FROM ranked`);
+    const intOrNull = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+    const recentEvents = await this.rows(
+      `SELECT id, strftime(date_start, '%Y-%m-%d') AS ds, strftime(date_end, '%Y-%m-%d') AS de, event_type, coalesce(place, admin2, admin1) AS place,
+              left(description, 300) AS description, left(description_fa, 300) AS description_fa
+       FROM final_events ORDER BY date_start DESC, id LIMIT ${RECENT_ROWS}`,
+    );
+    const namedPersons = await this.rows(
+      `SELECT id, name, name_fa, fate, strftime(fate_date, '%Y-%m-%d') AS fd FROM final_persons WHERE name IS NOT NULL OR name_fa IS NOT NULL
+       ORDER BY fate_date DESC NULLS LAST, id LIMIT ${RECENT_ROWS}`,
+    );
+    return {
+      events: { total: Number(ev!.total), perDay: perDay.map((r) => ({ day: r.day as string, type: r.type as string, n: Number(r.n) })), coarseDates: Number(ev!.coarse), beforeWindow: Number(ev!.before) },
+      map: {
+        bins: bins.map((b) => ({ lat: Number(b.lat), lon: Number(b.lon), n: Number(b.n), precision: GeoPrecision.options[Number(b.best)]!, place: (b.place as string | null) ?? null })),
+        withoutCoordinates: Number(mapTotals!.without),
+        omittedBins: Number(mapTotals!.bins) - bins.length,
+        omittedEvents: Number(mapTotals!.located) - shownEvents,
+      },
+      tolls: {
+        claims: claims.map((r) => ({
+          id: r.id as string,
+          metric: r.metric as string,
+          population: r.population as string,
+          area: r.area as string,
+          claimant: r.claimant as string,
+          claimant_type: r.claimant_type as string,
+          qualifier: r.qualifier as string,
+          low: intOrNull(r.value_low),
+          best: intOrNull(r.value_best),
+          high: intOrNull(r.value_high),
+          period_start: r.ps as string,
+          period_end: r.pe as string,
+          event_id: (r.event_id as string | null) ?? null,
+        })),
+        omittedSets: Math.max(0, Number(claimTotals!.sets) - TOLL_MAX_GROUPS),
+        omittedClaims: Number(claimTotals!.claims) - claims.length,
+      },
+      recentEvents: recentEvents.map((r) => ({
+        id: r.id as string,
+        date_start: r.ds as string,
+        date_end: (r.de as string | null) ?? null,
+        event_type: r.event_type as string,
+        place: (r.place as string | null) ?? null,
+        description: r.description as string,
+        description_fa: (r.description_fa as string | null) ?? null,
+      })),
+      namedPersons: namedPersons.map((r) => ({ id: r.id as string, name: (r.name as string | null) ?? null, name_fa: (r.name_fa as string | null) ?? null, fate: r.fate as string, fate_date: (r.fd as string | null) ?? null })),
+    };
   }
 
   /** What waiting cannot fix, over the whole new release: dangling references (retractions) and unexplained drops. */

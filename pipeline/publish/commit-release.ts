@@ -1,7 +1,10 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { athenaDdl } from '../../schemas/athena.ts';
-import type { Catalog } from '../../schemas/release.ts';
+import { Manifest, type Catalog } from '../../schemas/release.ts';
+import { sha256Hex } from '../canonical.ts';
 import { conflict } from '../errors.ts';
-import { landingPage } from '../landing-page.ts';
+import { RELEASES_WITH_FILES, landingPage, type ReleaseFile } from '../landing-page.ts';
 import { ObjectChangedError, ObjectExistsError, type BuildResult, type ObjectStore, type ReleaseState, type ReleaseStateStore } from '../ports.ts';
 import type { PreviousRelease } from './previous-release.ts';
 import { TITLE, contentTypeOf, type ReleaseFolder } from './write-release.ts';
@@ -62,17 +65,74 @@ export async function afterCommit(
   folder: ReleaseFolder,
   state: ReleaseState,
   built: BuildResult,
-  where: { bucketName: string; athenaDatabase?: string },
+  where: { bucketName: string; athenaDatabase?: string; publicBaseUrl?: string },
   assertHeld: () => void,
 ): Promise<void> {
+  const page = landingPage({
+    title: TITLE,
+    publicBaseUrl: where.publicBaseUrl ?? '',
+    catalog,
+    manifest: folder.manifest,
+    manifestSha256: sha256Hex(folder.manifestBytes),
+    data: built.landing,
+    files: await releaseFiles(objects, catalog, folder),
+  });
   assertHeld();
-  await objects.put('index.html', Buffer.from(landingPage(catalog, built.tolls, TITLE)), { contentType: 'text/html; charset=utf-8', cacheControl: MUTABLE });
+  await objects.put('index.html', Buffer.from(page), { contentType: 'text/html; charset=utf-8', cacheControl: MUTABLE });
   assertHeld();
   await objects.put('athena/tables.sql', Buffer.from(athenaDdl(where.bucketName, where.athenaDatabase)), { contentType: 'application/sql; charset=utf-8', cacheControl: MUTABLE });
   await refreshLatest(objects, catalog.latest, folder.files, assertHeld);
   assertHeld();
   // Only while this release is still the latest: a later one's record is never overwritten.
   await releases.commit({ ...state, latest_synced: true }, state.version);
+}
+
+const SUMS_LINE = /^([0-9a-f]{64}) {2}(.+)$/gm;
+
+/**
+ * Every file of the newest releases (at most RELEASES_WITH_FILES), with size and SHA-256, for the landing
+ * page: the release just committed from its folder on disk; the ones before it from their SHA256SUMS and
+ * a listing of their folder, each only while its manifest is the one the hash chain names (walking back
+ * from the new manifest's previous_manifest_sha256). A few small reads per release, a fixed number of
+ * releases: the cost does not grow with the history. Older releases (or one whose chain does not check)
+ * get no file table; the page links their manifest and SHA256SUMS.
+ */
+export async function releaseFiles(objects: ObjectStore, catalog: Catalog, folder: ReleaseFolder): Promise<Map<string, ReleaseFile[]>> {
+  const out = new Map<string, ReleaseFile[]>();
+  const fromSums = async (sums: string, size: (path: string) => Promise<number | undefined>, sumsBytes: Buffer): Promise<ReleaseFile[] | undefined> => {
+    const files: ReleaseFile[] = [];
+    for (const m of sums.matchAll(SUMS_LINE)) {
+      const bytes = await size(m[2]!);
+      if (bytes === undefined) return undefined;
+      files.push({ path: m[2]!, bytes, sha256: m[1]! });
+    }
+    files.push({ path: 'SHA256SUMS', bytes: sumsBytes.length, sha256: sha256Hex(sumsBytes) });
+    return files;
+  };
+  const ownSums = await readFile(join(folder.dir, 'SHA256SUMS'));
+  const own = await fromSums(ownSums.toString('utf8'), async (p) => (await stat(join(folder.dir, p))).size, ownSums);
+  if (own) out.set(folder.manifest.version, own);
+
+  let expected = { version: folder.manifest.previous_version, sha256: folder.manifest.previous_manifest_sha256 };
+  for (const v of catalog.versions.slice(1, RELEASES_WITH_FILES)) {
+    if (v.version !== expected.version || !expected.sha256) break;
+    const base = `releases/${v.version}/`;
+    const manifestBytes = await objects.get(`${base}manifest.json`);
+    if (!manifestBytes || sha256Hex(manifestBytes) !== expected.sha256) break;
+    const sums = await objects.get(`${base}SHA256SUMS`);
+    if (!sums) break;
+    const sizes = new Map<string, number>();
+    for await (const o of objects.list(base)) sizes.set(o.key.slice(base.length), o.size);
+    const sumsText = Buffer.from(sums).toString('utf8');
+    // SHA256SUMS must name the manifest the chain checked, or its other lines are not to be trusted either.
+    if (!sumsText.includes(`${expected.sha256}  manifest.json\n`)) break;
+    const files = await fromSums(sumsText, async (p) => sizes.get(p), Buffer.from(sums));
+    if (!files) break;
+    out.set(v.version, files);
+    const m = Manifest.parse(JSON.parse(Buffer.from(manifestBytes).toString('utf8')));
+    expected = { version: m.previous_version, sha256: m.previous_manifest_sha256 };
+  }
+  return out;
 }
 
 /** Makes latest/ a copy of release `version` (server-side copies), then removes anything else there. */
@@ -97,7 +157,7 @@ export async function repairLatest(objects: ObjectStore, releases: ReleaseStateS
   const base = `releases/${state.version}/`;
   const sums = await objects.get(`${base}SHA256SUMS`);
   if (!sums) throw conflict('release_integrity', `${base}SHA256SUMS is missing: restore release ${state.version} before publishing`);
-  const paths = [...Buffer.from(sums).toString('utf8').matchAll(/^[0-9a-f]{64} {2}(.+)$/gm)].map((m) => m[1]!);
+  const paths = [...Buffer.from(sums).toString('utf8').matchAll(SUMS_LINE)].map((m) => m[2]!);
   progress(`latest/ may not match release ${state.version}: copying it again`);
   await refreshLatest(objects, state.version, [...paths, 'SHA256SUMS'], assertHeld);
   const synced = { ...state, latest_synced: true };

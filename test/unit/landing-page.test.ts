@@ -1,58 +1,256 @@
 import { describe, expect, it } from 'vitest';
-import { landingPage } from '../../pipeline/landing-page.ts';
+import { claimValueText, emptyLanding, groupComparable, landingPage, niceCeil, type LandingData, type LandingInput, type TollClaim } from '../../pipeline/landing-page.ts';
+import type { Manifest } from '../../schemas/release.ts';
 
+const V1 = '20260117T120000Z';
+const V2 = '20260118T120000Z';
 const catalog = {
   name: 'rights-ledger',
-  latest: '20260118T120000Z',
-  latest_manifest: 'releases/20260118T120000Z/manifest.json',
-  versions: [{ version: '20260118T120000Z', created: '2026-01-18T12:00:03Z', manifest: 'releases/20260118T120000Z/manifest.json', record_counts: { sources: 5, claims: 3 } }],
+  latest: V2,
+  latest_manifest: `releases/${V2}/manifest.json`,
+  versions: [
+    { version: V2, created: '2026-01-18T12:00:03Z', manifest: `releases/${V2}/manifest.json`, record_counts: { sources: 5, events: 4, claims: 3, changes: 2 } },
+    { version: V1, created: '2026-01-17T12:00:03Z', manifest: `releases/${V1}/manifest.json`, record_counts: { sources: 4, events: 3, claims: 2, changes: 9 } },
+  ],
 };
+const manifest = {
+  $schema: 'https://datapackage.org/profiles/2.0/datapackage.json',
+  name: 'rights-ledger',
+  title: 'Rights Ledger',
+  version: V2,
+  created: '2026-01-18T12:00:03Z',
+  previous_version: V1,
+  previous_manifest_sha256: 'a'.repeat(64),
+  licenses: [{ name: 'CC-BY-4.0', path: 'https://creativecommons.org/licenses/by/4.0/' }],
+  record_counts: catalog.versions[0]!.record_counts,
+  changes: { add: 1, modify: 1, delete: 0 },
+  resources: [],
+} as Manifest;
+
+const claim = (id: string, extra: Partial<TollClaim> = {}): TollClaim => ({
+  id,
+  metric: 'killed',
+  population: 'all',
+  area: 'IR',
+  claimant: `Claimant ${id}`,
+  claimant_type: 'ngo',
+  qualifier: 'exact',
+  low: null,
+  best: 100,
+  high: null,
+  period_start: '2025-12-28',
+  period_end: '2026-01-13',
+  event_id: null,
+  ...extra,
+});
+
+/** The example dataset's country-wide death tolls: January 2026, and one for November 2019. */
+const JANUARY = [
+  claim('clm-iran-international-killed-12000', { claimant: 'Iran International', claimant_type: 'media', qualifier: 'at_least', low: 12000, best: null, event_id: 'evt-killings-2026-01-08' }),
+  claim('clm-ihr-killed-6000', { claimant: 'Iran Human Rights (IHR)', qualifier: 'approximately', best: 6000 }),
+  claim('clm-official-killed-2000', { claimant: 'Unnamed Iranian official', claimant_type: 'state_official', qualifier: 'at_least', low: 2000, best: null }),
+  claim('clm-ghalibaf-killed-thousands-2026-01-08', { claimant: 'Mohammad Bagher Ghalibaf', claimant_type: 'state_official', qualifier: 'at_least', low: 2000, best: null, period_start: '2026-01-08', period_end: '2026-01-09', event_id: 'evt-killings-2026-01-08' }),
+];
+const NOV_2019 = claim('clm-november-2019-killed-1500', { claimant: 'Unnamed author of a pro-NCRI article', claimant_type: 'opposition', best: 1500, period_start: '2019-11-01', period_end: '2019-11-30' });
+
+function data(extra: Partial<LandingData> = {}): LandingData {
+  return {
+    ...emptyLanding(),
+    events: { total: 5, perDay: [{ day: '2026-01-08', type: 'protest', n: 2 }, { day: '2026-01-09', type: 'lethal_force', n: 1 }], coarseDates: 1, beforeWindow: 0 },
+    map: { bins: [{ lat: 35.69, lon: 51.39, n: 3, precision: 'city', place: 'Tehran' }, { lat: 37.55, lon: 45.07, n: 1, precision: 'exact', place: 'Urmia' }], withoutCoordinates: 2, omittedBins: 0, omittedEvents: 0 },
+    tolls: { claims: [...JANUARY, NOV_2019], omittedSets: 0, omittedClaims: 0 },
+    ...extra,
+  };
+}
+
+const input = (d: LandingData = data(), files = new Map([[V2, [{ path: 'tables/events/part-00000.parquet', bytes: 1234, sha256: 'b'.repeat(64) }]]])): LandingInput => ({
+  title: 'Rights Ledger',
+  publicBaseUrl: 'https://ledger.example.org',
+  catalog,
+  manifest,
+  manifestSha256: 'c'.repeat(64),
+  data: d,
+  files,
+});
+
+/** The charts of a page: each <figure class="chart"> with its SVG and its text alternative. */
+const figures = (html: string) => [...html.matchAll(/<figure class="chart"[\s\S]*?<\/figure>/g)].map((m) => m[0]);
+
+describe('grouping claims into comparable sets', () => {
+  it('keeps the November 2019 toll of 1,500 out of the January 2026 tolls, which share one chart', () => {
+    const groups = groupComparable([...JANUARY, NOV_2019]);
+    expect(groups.map((g) => g.map((c) => c.id))).toEqual([
+      ['clm-iran-international-killed-12000', 'clm-ihr-killed-6000', 'clm-ghalibaf-killed-thousands-2026-01-08', 'clm-official-killed-2000'],
+      ['clm-november-2019-killed-1500'],
+    ]);
+  });
+
+  it('never puts claims of another metric, population or area in the same chart, however their periods overlap', () => {
+    const groups = groupComparable([claim('a'), claim('b', { metric: 'injured' }), claim('c', { population: 'security_forces' }), claim('d', { area: 'IR / Ilam / Malekshahi' })]);
+    expect(groups).toHaveLength(4);
+  });
+
+  it('groups only claims that are pairwise comparable: a chain of overlaps is split', () => {
+    const groups = groupComparable([
+      claim('a', { period_start: '2026-01-01', period_end: '2026-01-10' }),
+      claim('b', { period_start: '2026-01-09', period_end: '2026-01-20' }),
+      claim('c', { period_start: '2026-01-19', period_end: '2026-01-30' }),
+    ]);
+    expect(groups.map((g) => g.map((c) => c.id).sort())).toEqual([['a', 'b'], ['c']]);
+  });
+
+  it('puts claims about the same event together even when their periods do not overlap', () => {
+    const groups = groupComparable([
+      claim('a', { period_start: '2026-01-08', period_end: '2026-01-08', event_id: 'evt-x' }),
+      claim('b', { period_start: '2026-01-20', period_end: '2026-01-20', event_id: 'evt-x' }),
+    ]);
+    expect(groups).toHaveLength(1);
+  });
+});
+
+describe('a claim as text', () => {
+  it('never lets a lower bound or an estimate read as exact', () => {
+    expect(claimValueText(claim('a', { qualifier: 'at_least', low: 12000, best: null }))).toBe('at least 12,000');
+    expect(claimValueText(claim('a', { qualifier: 'approximately', best: 6000 }))).toBe('about 6,000');
+    expect(claimValueText(claim('a', { qualifier: 'up_to', high: 50, best: null }))).toBe('up to 50');
+    expect(claimValueText(claim('a', { qualifier: 'range', low: 10, high: 20, best: null }))).toBe('10–20');
+    expect(claimValueText(claim('a', { qualifier: 'exact', best: 1500 }))).toBe('exactly 1,500');
+  });
+
+  it('rounds an axis up to a number a reader can use', () => {
+    expect([niceCeil(1), niceCeil(12960), niceCeil(137), niceCeil(3), niceCeil(2_160_000)]).toEqual([1, 15000, 150, 3, 2_500_000]);
+  });
+});
 
 describe('landingPage', () => {
-  it('escapes submitted text, so a claimant cannot inject markup into the public page', () => {
-    const html = landingPage(catalog, [{ claimant: '<script>alert(1)</script> & "x"', value: 5, qualifier: 'exact', period: 'from 2026-01-01' }], 'T');
-    expect(html).not.toContain('<script>');
-    expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;x&quot;');
+  it('charts the conflicting tolls so that only comparable claims share a chart', () => {
+    const tolls = figures(landingPage(input())).filter((f) => f.includes('class="claim '));
+    expect(tolls).toHaveLength(2);
+    const [january, november] = tolls;
+    for (const c of JANUARY) expect(january).toContain(c.claimant);
+    expect(january).not.toContain('2019-11');
+    expect(november).toContain('2019-11-01 – 2019-11-30');
+    expect(november).not.toContain('Iran International');
   });
 
-  it('lists tolls largest first, each with its claimant, period and qualifier, never summed', () => {
-    const html = landingPage(
-      catalog,
-      [
-        { claimant: 'Official', value: 2000, qualifier: 'at_least', period: '2025-12-28 – 2026-01-13' },
-        { claimant: 'Broadcaster', value: 12000, qualifier: 'at_least', period: '2025-12-28 – 2026-01-13' },
-      ],
-      'T',
-    );
-    const order = [...html.matchAll(/<th scope="row">(.*?)<\/th>/g)].map((m) => m[1]!.replace(/<\/?bdi>/g, ''));
-    expect(order.slice(-2)).toEqual(['Broadcaster (2025-12-28 – 2026-01-13)', 'Official (2025-12-28 – 2026-01-13)']);
-    expect(html).toContain('12,000 <small>at least</small>');
-    expect(html).not.toContain('14,000');
+  it('shows the qualifier: "at least" as words and as an open-ended mark, unlike an exact number', () => {
+    const [january, november] = figures(landingPage(input())).filter((f) => f.includes('class="claim '));
+    const ii = january!.match(/<g class="claim q-at_least">(?:(?!<\/g>)[\s\S])*Iran International[\s\S]*?<\/g>/)![0];
+    expect(ii).toContain('at least 12,000');
+    expect(ii).toMatch(/<polygon class="open"/);
+    expect(ii).not.toMatch(/class="exact"/);
+    const exact = november!.match(/<g class="claim q-exact">[\s\S]*?<\/g>/)![0];
+    expect(exact).toContain('exactly 1,500');
+    expect(exact).not.toContain('class="open"');
+    // And in the table, for those who read numbers.
+    expect(january).toMatch(/<td class="n">at least 12,000<\/td><td>at least<\/td>/);
   });
 
-  it('isolates every record string in <bdi>, so a bidi override in a claimant cannot reorder the page; the characters stay', () => {
+  it('labels each claim with its claimant and the claimant type', () => {
+    const html = landingPage(input());
+    expect(html).toMatch(/<text[^>]*class="lab">Iran International<\/text><text[^>]*class="sub">media · at least 12,000 · 2025-12-28 – 2026-01-13<\/text>/);
+  });
+
+  it('escapes hostile text in every position: claimant, Persian description, names, places, event types', () => {
+    const evil = '<script>alert(1)</script>"\'&';
+    const escaped = '&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;';
+    const d = data({
+      events: { total: 1, perDay: [{ day: '2026-01-08', type: evil, n: 1 }], coarseDates: 0, beforeWindow: 0 },
+      map: { bins: [{ lat: 35, lon: 51, n: 1, precision: evil, place: evil }], withoutCoordinates: 0, omittedBins: 0, omittedEvents: 0 },
+      tolls: { claims: [claim(evil, { claimant: evil, claimant_type: evil, qualifier: evil, metric: evil, population: evil, area: evil, event_id: evil })], omittedSets: 0, omittedClaims: 0 },
+      recentEvents: [{ id: evil, date_start: '2026-01-08', date_end: null, event_type: evil, place: evil, description: evil, description_fa: evil }],
+      namedPersons: [{ id: evil, name: evil, name_fa: evil, fate: evil, fate_date: null }],
+    });
+    const html = landingPage(input(d));
+    expect(html).not.toContain('<script');
+    expect(html).not.toContain('alert(1)</');
+    // Every place a record string lands: SVG labels and titles, tables, lists, Persian paragraphs, legend.
+    const count = html.split(escaped).length - 1;
+    expect(count).toBeGreaterThanOrEqual(15);
+    for (const where of [
+      `class="lab">${escaped}</text>`,
+      `<td><bdi>${escaped}</bdi></td><td>${escaped}</td>`,
+      `<bdi lang="fa" dir="rtl">${escaped}</bdi>`,
+      `<span class="sw" style="background:#bdbdbd"></span>${escaped}</li>`,
+      `<td><bdi>${escaped}</bdi></td><td class="n">35.000</td>`,
+    ]) expect(html, where).toContain(where);
+    expect(html).toContain(`<li><bdi>${escaped}</bdi> · <bdi lang="fa" dir="rtl">${escaped}</bdi>`);
+  });
+
+  it('isolates record strings: no bidi control anywhere outside a <bdi>, in HTML or in SVG', () => {
     const RLO = '\u202e';
     const RLI = '\u2067';
-    const html = landingPage(
-      catalog,
-      [
-        { claimant: `Official${RLO} 000,21 :said NGO`, value: 2000, qualifier: 'at_least', period: '2025-12-28 – 2026-01-13' },
-        { claimant: `${RLI}NGO`, value: 6000, qualifier: 'approximately', period: `from 2026-01-01` },
-      ],
-      'T',
-    );
-    const labels = [...html.matchAll(/<th scope="row">(.*?)<\/th>/g)].map((m) => m[1]!);
-    const tollLabels = labels.filter((l) => l.includes('NGO'));
-    expect(tollLabels).toEqual([
-      `<bdi>${RLI}NGO</bdi> (<bdi>from 2026-01-01</bdi>)`,
-      `<bdi>Official${RLO} 000,21 :said NGO</bdi> (<bdi>2025-12-28 – 2026-01-13</bdi>)`,
-    ]);
-    // No bidi control is anywhere outside a <bdi> … </bdi>.
-    const outside = html.replace(/<bdi>[^<]*<\/bdi>/g, '');
+    const d = data({
+      tolls: { claims: [claim('a', { claimant: `Official${RLO} 000,21 :said NGO` }), claim('b', { claimant: `${RLI}NGO` })], omittedSets: 0, omittedClaims: 0 },
+      recentEvents: [{ id: 'e', date_start: '2026-01-08', date_end: null, event_type: 'protest', place: `Tehran${RLO}`, description: `x${RLI}`, description_fa: `ف${RLO}` }],
+    });
+    const html = landingPage(input(d));
+    expect(html).toContain(`<td><bdi>Official${RLO} 000,21 :said NGO</bdi></td>`);
+    const outside = html.replace(/<bdi[^>]*>[^<]*<\/bdi>/g, '');
     expect(outside).not.toMatch(/[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]/);
   });
 
-  it('links every release to its manifest', () => {
-    expect(landingPage(catalog, [], 'T')).toContain('<a href="releases/20260118T120000Z/manifest.json">20260118T120000Z</a>');
+  it('shows Persian text right to left in its own language', () => {
+    const d = data({
+      recentEvents: [{ id: 'e', date_start: '2026-01-08', date_end: null, event_type: 'protest', place: null, description: 'Protest', description_fa: 'تظاهرات در تهران' }],
+      namedPersons: [{ id: 'p', name: 'Name', name_fa: 'نام', fate: 'killed', fate_date: '2026-01-08' }],
+    });
+    const html = landingPage(input(d));
+    expect(html).toContain('<bdi lang="fa" dir="rtl">تظاهرات در تهران</bdi>');
+    expect(html).toContain('<bdi lang="fa" dir="rtl">نام</bdi>');
+  });
+
+  it('draws a map point per cell with coordinates, styled by precision, and none for events without coordinates', () => {
+    const html = landingPage(input());
+    const points = [...html.matchAll(/<circle class="pt p-(\w+)" cx="([\d.]+)" cy="([\d.]+)"/g)].map((m) => m[1]);
+    expect(points.sort()).toEqual(['city', 'exact']);
+    expect(html).toContain('2 events have no coordinates and are not on the map');
+    const none = landingPage(input(data({ map: { bins: [], withoutCoordinates: 4, omittedBins: 0, omittedEvents: 0 } })));
+    expect(none).not.toContain('class="pt ');
+    expect(none).toContain('<path class="outline"');
+    expect(none).toContain('4 events have no coordinates');
+  });
+
+  it('gives every chart role="img", a <title>, a caption and a table of its numbers', () => {
+    const figs = figures(landingPage(input()));
+    expect(figs.length).toBe(4);
+    for (const f of figs) {
+      expect(f).toMatch(/<svg viewBox="0 0 400 \d+" width="100%" role="img" aria-labelledby="(c\d+)-t" aria-describedby="c\d+-cap"[^>]*><title id="\1-t">[^<]+<\/title>/);
+      expect(f).toMatch(/<figcaption id="c\d+-cap">[^<]/);
+      expect(f).toMatch(/<details><summary>[^<]+<\/summary><div class="scroll"><table>[\s\S]*<tbody><tr>/);
+    }
+  });
+
+  it('holds no script and no external resource: every src or href is a relative path in the bucket', () => {
+    const html = landingPage(input());
+    expect(html).not.toMatch(/<script|<link|<img|<iframe|<object|@import|url\(/i);
+    const refs = [...html.matchAll(/\s(?:src|href|xlink:href)="([^"]*)"/g)].map((m) => m[1]!);
+    expect(refs.length).toBeGreaterThan(5);
+    for (const r of refs) expect(r, r).toMatch(/^(releases\/\d{8}T\d{6}Z\/[\w./-]+|catalog\.json|athena\/tables\.sql)$/);
+    expect(html).toContain(`<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">`);
+  });
+
+  it('says how to cite the release: version, manifest URL, licence, BibTeX and CSL-JSON', () => {
+    const html = landingPage(input());
+    expect(html).toContain(`Release ${V2}`);
+    expect(html).toContain(`https://ledger.example.org/releases/${V2}/manifest.json`);
+    expect(html).toContain('CC-BY-4.0');
+    const bib = html.match(/<summary>BibTeX<\/summary><pre>([\s\S]*?)<\/pre>/)![1]!;
+    expect(bib).toMatch(new RegExp(`^@misc\\{rights-ledger-${V2},`));
+    expect(bib).toContain(`version = {${V2}}`);
+    const csl = JSON.parse(html.match(/<summary>CSL-JSON<\/summary><pre>([\s\S]*?)<\/pre>/)![1]!.replaceAll('&quot;', '"'));
+    expect(csl[0]).toMatchObject({ type: 'dataset', version: V2, URL: `https://ledger.example.org/releases/${V2}/manifest.json` });
+  });
+
+  it('shows counts per table beside the previous release, and the changes from the manifest', () => {
+    const html = landingPage(input());
+    expect(html).toContain('<tr><th scope="row">events</th><td class="n">4</td><td class="n">3</td></tr>');
+    expect(html).toContain(`Changes since the previous release ${V1}: <strong>1</strong> added, <strong>1</strong> modified, <strong>0</strong> deleted`);
+  });
+
+  it('lists every release; the ones with a file table show each file with its size and SHA-256, older ones link manifest and SHA256SUMS', () => {
+    const html = landingPage(input());
+    expect(html).toContain(`<tr><td><a href="releases/${V2}/tables/events/part-00000.parquet">tables/events/part-00000.parquet</a></td><td class="n" data-bytes="1234">1,234</td><td><code class="h">${'b'.repeat(64)}</code></td></tr>`);
+    expect(html).toContain(`<a href="releases/${V1}/manifest.json">manifest.json</a> · <a href="releases/${V1}/SHA256SUMS">SHA256SUMS</a></li>`);
   });
 });
