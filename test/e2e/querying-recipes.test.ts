@@ -298,6 +298,17 @@ const CHECKS: Record<string, () => Promise<void>> = {
     expect(rows).toEqual([{ id: MODIFIED, before_revision: '1', before_tags: tags, after_revision: '2', after_tags: [...tags, ADDED_TAG] }]);
   },
 
+  'duckdb-nested-json': async () => {
+    const rows = await runDuckDb(forMirror(recipe('duckdb-nested-json', 'duckdb').code));
+    const expected = exampleEvents
+      .filter((e) => e.location.admin2 === 'Khoy')
+      .flatMap((e) => e.actors.map((a: Json) => ({ key: [e.date_start, e.id, a.name], row: { date_start: e.date_start, event_type: e.event_type, city: 'Khoy', actor: a.name, role: a.role } })))
+      .sort((x, y) => (x.key.join('\u0000') < y.key.join('\u0000') ? -1 : 1))
+      .map((x) => x.row);
+    expect(expected.length).toBeGreaterThan(3);
+    expect(rows).toEqual(expected);
+  },
+
   'athena-conflicting-tolls': async () => {
     const athena = await runAthena(withIds(recipe('athena-conflicting-tolls', 'athena').code));
     expect(athena.map((x) => x.claimant)).toEqual(comparableTolls.map((c) => c.claimant));
