@@ -75,7 +75,7 @@ export interface LandingData {
     beforeWindow: number;
   };
   map: {
-    /** Events per grid cell: their mean position, count, finest precision and most frequent place name. */
+    /** Events per grid cell and precision: their mean position, count, and most frequent place name. */
     bins: Array<{ lat: number; lon: number; n: number; precision: string; place: string | null }>;
     withoutCoordinates: number;
     /** Cells beyond MAP_MAX_BINS (the emptiest), and their events. */
@@ -335,7 +335,7 @@ const PRECISION_STYLE: Record<string, string> = {
   country: 'fill="none" stroke="#b2182b" stroke-width="1" stroke-dasharray="1 2"',
 };
 const styleOf = (p: string) => PRECISION_STYLE[p] ?? PRECISION_STYLE.country!;
-const radiusOf = (n: number) => Math.min(16, 2.5 + 1.6 * Math.sqrt(n));
+const radiusOf = (n: number) => Math.min(16, 3.5 + 1.6 * Math.sqrt(n));
 
 function mapSection(d: LandingData['map']): string {
   const head = '<h2 id="map">Where events happened</h2>';
@@ -351,21 +351,21 @@ function mapSection(d: LandingData['map']): string {
   let body = `<path class="outline" d="${path}" fill="#f4f1ea" stroke="#777" stroke-width="1"/>`;
   // Largest first, so that small cells stay on top and visible.
   for (const b of [...d.bins].sort((a, b2) => b2.n - a.n)) {
-    body += `<circle class="pt p-${esc(b.precision)}" cx="${px(b.lon)}" cy="${py(b.lat)}" r="${radiusOf(b.n).toFixed(1)}" ${styleOf(b.precision)}><title>${b.place ? `${svgText(b.place, 80)}: ` : ''}${b.n} event${b.n === 1 ? '' : 's'}, finest precision ${esc(b.precision)}</title></circle>`;
+    body += `<circle class="pt p-${esc(b.precision)}" cx="${px(b.lon)}" cy="${py(b.lat)}" r="${radiusOf(b.n).toFixed(1)}" ${styleOf(b.precision)}><title>${b.place ? `${svgText(b.place, 80)}: ` : ''}${b.n} event${b.n === 1 ? '' : 's'}, precision ${esc(b.precision)}</title></circle>`;
   }
   const swatch = (p: string) => `<svg class="sw" viewBox="0 0 14 14" aria-hidden="true"><circle cx="7" cy="7" r="5.5" ${styleOf(p)}/></svg>`;
   const legend = `<ul class="legend">${GeoPrecision.options.map((p) => `<li>${swatch(p)}${esc(p)}</li>`).join('')}<li>larger circle: more events</li></ul>`;
   const total = d.bins.reduce((a, b) => a + b.n, 0);
   const caption =
-    `${num(total)} events with coordinates, counted per cell of ${MAP_GRID_DEGREES}° (about ${Math.round(MAP_GRID_DEGREES * 111)} km), placed at the mean of their coordinates; the style shows the finest precision in the cell (a dashed or dotted ring: only the province or country is known).` +
+    `${num(total)} events with coordinates, counted per cell of ${MAP_GRID_DEGREES}° (about ${Math.round(MAP_GRID_DEGREES * 111)} km) and precision, each mark at the mean of its events' coordinates; its style is their precision (a dashed or dotted ring: only the province or country is known).` +
     ` ${num(d.withoutCoordinates)} events have no coordinates and are not on the map.` +
     (d.omittedBins > 0 ? ` ${num(d.omittedBins)} cells with ${num(d.omittedEvents)} events are left off (the map shows the ${MAP_MAX_BINS} fullest).` : '') +
-    ` Outline: Iran, the dataset's default country, from Natural Earth 1:110m (public domain; ${OUTLINE.length} points, coarse: for orientation only, not a statement about any border).`;
+    ` Outline: Iran, the dataset's default country, from Natural Earth 1:110m (public domain; ${OUTLINE.length} vertices, coarse: for orientation only, not a statement about any border).`;
   const rows = [...d.bins]
     .sort((a, b) => b.n - a.n || a.lat - b.lat)
     .map((b) => `<tr><td>${b.place ? isolate(b.place) : ''}</td><td class="n">${b.lat.toFixed(3)}</td><td class="n">${b.lon.toFixed(3)}</td><td class="n">${b.n}</td><td>${esc(b.precision)}</td></tr>`)
     .join('');
-  const table = `<table><thead><tr><th>Place (most frequent)</th><th class="n">Latitude</th><th class="n">Longitude</th><th class="n">Events</th><th>Finest precision</th></tr></thead><tbody>${rows}</tbody></table>`;
+  const table = `<table><thead><tr><th>Place (most frequent)</th><th class="n">Latitude</th><th class="n">Longitude</th><th class="n">Events</th><th>Precision</th></tr></thead><tbody>${rows}</tbody></table>`;
   return head + figure('Map of events by place', body, h, caption, table, legend);
 }
 
@@ -396,9 +396,9 @@ function releasesSection(catalog: Catalog, files: ReadonlyMap<string, ReleaseFil
       const head = `<strong>${esc(v.version)}</strong> (${esc(v.created)}) — ${counts}. <a href="${esc(v.manifest)}">manifest.json</a> · <a href="${esc(base)}SHA256SUMS">SHA256SUMS</a>`;
       if (!list) return `<li>${head}</li>`;
       const rows = list
-        .map((f) => `<tr><td><a href="${esc(base + f.path)}">${esc(f.path)}</a></td><td class="n" data-bytes="${f.bytes}">${num(f.bytes)}</td><td><code class="h">${esc(f.sha256)}</code></td></tr>`)
+        .map((f) => `<tr class="file"><td><a href="${esc(base + f.path)}">${esc(f.path)}</a></td><td class="n" data-bytes="${f.bytes}">${num(f.bytes)}</td></tr><tr class="hash"><td colspan="2"><code class="h">${esc(f.sha256)}</code></td></tr>`)
         .join('');
-      return `<li>${head}<details${i === 0 ? ' open' : ''}><summary>${list.length} files, with size and SHA-256</summary><table class="files"><thead><tr><th>File</th><th class="n">Bytes</th><th>SHA-256</th></tr></thead><tbody>${rows}</tbody></table></details></li>`;
+      return `<li>${head}<details${i === 0 ? ' open' : ''}><summary>${list.length} files, with size and SHA-256</summary><table class="files"><thead><tr><th>File, and its SHA-256 below it</th><th class="n">Bytes</th></tr></thead><tbody>${rows}</tbody></table></details></li>`;
     })
     .join('');
   return `<h2 id="releases">Releases</h2><p>Newest first. The newest ${RELEASES_WITH_FILES} list every file with its size and SHA-256 here (read from each release's SHA256SUMS, its manifest checked through the hash chain); for every release, its <code>manifest.json</code> and <code>SHA256SUMS</code> list every file with its size and hash.</p><ul class="releases">${items}</ul>`;
@@ -476,11 +476,11 @@ h1{font-size:1.5rem;line-height:1.25}h2{font-size:1.2rem;margin-top:2rem;border-
 svg{display:block;max-width:100%;height:auto}figure.chart svg,svg.key{max-width:600px}figure{margin:1rem 0}figcaption{font-size:.9rem;color:#444}
 table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;padding:.2rem .4rem;border-bottom:1px solid #e4e4e4;vertical-align:top}
 .n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}.scroll{overflow-x:auto;max-width:100%}
-table.files{table-layout:fixed}table.files td:first-child{width:45%}table.files td:nth-child(2){width:18%}code.h{font-size:.75rem;word-break:break-all}
+table.files tr.file td{border-bottom:0;padding-bottom:0}code.h{font-size:.75rem;word-break:break-all;background:none;color:#555}ul{padding-left:1.2rem}
 pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f5f5f5;padding:.5rem;font-size:.8rem}code{background:#f3f3f3;padding:0 .2rem}
 .legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.2rem 1rem;font-size:.85rem;margin:.3rem 0}
 span.sw{display:inline-block;width:.8em;height:.8em;margin-right:.3em;vertical-align:-.05em}svg.sw{display:inline-block;width:1em;height:1em;margin-right:.3em;vertical-align:-.15em}
-.lab{font-size:11px;font-weight:600}.sub,.ax{font-size:10px;fill:#555}.fa{font-size:1.05rem;margin:.2rem 0}
+.lab{font-size:12px;font-weight:600}.sub{font-size:11px;fill:#555}.ax{font-size:10.5px;fill:#555}.fa{font-size:1.05rem;margin:.2rem 0}
 ul.recent li,ul.releases li{margin-bottom:.6rem}summary{cursor:pointer}
 </style></head>
 <body><h1>${esc(input.title)}</h1>

@@ -262,9 +262,10 @@ export class DuckDbReleaseBuilder implements ReleaseBuilder {
     );
     const rank = `CASE geo_precision ${GeoPrecision.options.map((p, i) => `WHEN ${lit(p)} THEN ${i}`).join(' ')} ELSE ${GeoPrecision.options.length - 1} END`;
     const g = MAP_GRID_DEGREES;
-    const cells = `SELECT floor(latitude / ${g}) AS cy, floor(longitude / ${g}) AS cx, count(*) AS n, avg(latitude) AS lat, avg(longitude) AS lon, min(${rank}) AS best,
+    // Per cell and precision, so that a mark's style is true of every event in it.
+    const cells = `SELECT floor(latitude / ${g}) AS cy, floor(longitude / ${g}) AS cx, ${rank} AS prec, count(*) AS n, avg(latitude) AS lat, avg(longitude) AS lon,
                           mode(coalesce(place, admin2, admin1, country)) AS place FROM final_events WHERE latitude IS NOT NULL AND longitude IS NOT NULL GROUP BY ALL`;
-    const bins = await this.rows(`SELECT n, lat, lon, best, place FROM (${cells}) ORDER BY n DESC, cy, cx LIMIT ${MAP_MAX_BINS}`);
+    const bins = await this.rows(`SELECT n, lat, lon, prec, place FROM (${cells}) ORDER BY n DESC, cy, cx, prec LIMIT ${MAP_MAX_BINS}`);
     const [mapTotals] = await this.rows(
       `SELECT (SELECT count(*) FROM final_events WHERE latitude IS NULL OR longitude IS NULL) AS without, (SELECT count(*) FROM (${cells})) AS bins,
               (SELECT count(*) FROM final_events WHERE latitude IS NOT NULL AND longitude IS NOT NULL) AS located`,
@@ -308,7 +309,7 @@ export class DuckDbReleaseBuilder implements ReleaseBuilder {
     return {
       events: { total: Number(ev!.total), perDay: perDay.map((r) => ({ day: r.day as string, type: r.type as string, n: Number(r.n) })), coarseDates: Number(ev!.coarse), beforeWindow: Number(ev!.before) },
       map: {
-        bins: bins.map((b) => ({ lat: Number(b.lat), lon: Number(b.lon), n: Number(b.n), precision: GeoPrecision.options[Number(b.best)]!, place: (b.place as string | null) ?? null })),
+        bins: bins.map((b) => ({ lat: Number(b.lat), lon: Number(b.lon), n: Number(b.n), precision: GeoPrecision.options[Number(b.prec)]!, place: (b.place as string | null) ?? null })),
         withoutCoordinates: Number(mapTotals!.without),
         omittedBins: Number(mapTotals!.bins) - bins.length,
         omittedEvents: Number(mapTotals!.located) - shownEvents,

@@ -250,7 +250,9 @@ describe('landingPage', () => {
 
   it('lists every release; the ones with a file table show each file with its size and SHA-256, older ones link manifest and SHA256SUMS', () => {
     const html = landingPage(input());
-    expect(html).toContain(`<tr><td><a href="releases/${V2}/tables/events/part-00000.parquet">tables/events/part-00000.parquet</a></td><td class="n" data-bytes="1234">1,234</td><td><code class="h">${'b'.repeat(64)}</code></td></tr>`);
+    expect(html).toContain(
+      `<tr class="file"><td><a href="releases/${V2}/tables/events/part-00000.parquet">tables/events/part-00000.parquet</a></td><td class="n" data-bytes="1234">1,234</td></tr><tr class="hash"><td colspan="2"><code class="h">${'b'.repeat(64)}</code></td></tr>`,
+    );
     expect(html).toContain(`<a href="releases/${V1}/manifest.json">manifest.json</a> · <a href="releases/${V1}/SHA256SUMS">SHA256SUMS</a></li>`);
   });
 });
