@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { submitFiles } from '../../cli/submit.ts';
 import { athenaDdl } from '../../schemas/athena.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
-import { fetchObject, listKeys, publishOk, removeDir, retract, sha256, source, sqlString, submitOk, withDuckDb, type Json } from '../support/release.ts';
+import { fetchObject, listKeys, publishOk, removeDir, retract, sha256, source, sqlString, withDuckDb, type Json } from '../support/release.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DOC_PATH = join(ROOT, 'docs', 'querying.md');
@@ -188,20 +188,23 @@ beforeAll(async () => {
   expect(loaded.created).toBe(EXAMPLES.length);
   first = (await publishOk(stack)).version;
   const modified = EXAMPLES.find((x) => x.id === MODIFIED)!;
-  await submitOk(stack, stack.editorKey, [{ ...modified, tags: [...modified.tags, ADDED_TAG] }, source(ADDED_SOURCE)]);
+  home = await mkdtemp(join(tmpdir(), 'ledger-recipes-home-'));
+  const edits = join(home, 'second-release.ndjson');
+  await writeFile(edits, [{ ...modified, tags: [...modified.tags, ADDED_TAG] }, source(ADDED_SOURCE)].map((x) => JSON.stringify(x)).join('\n'));
+  const sent = await submitFiles([edits], { endpoint: stack.url, key: stack.editorKey, progress: false });
+  expect(sent).toMatchObject({ updated: 1, created: 1, rejected: 0 });
   await retract(stack, 'claim', RETRACTED, RETRACTION_REASON);
   const p = await publishOk(stack);
   second = p.version;
   expect(p.changes).toEqual({ add: 1, modify: 1, delete: 1 });
   // The doc's placeholder ids must not collide with real ones (the rewrite would be ambiguous).
-  expect([first, second]).not.toContain(DOC_FIRST);
+  for (const placeholder of [DOC_FIRST, DOC_SECOND]) expect([first, second]).not.toContain(placeholder);
 
   mirror = await mkdtemp(join(tmpdir(), 'ledger-recipes-bucket-'));
   for (const key of await listKeys(stack.ctx.objects)) {
     await mkdir(dirname(join(mirror, key)), { recursive: true });
     await writeFile(join(mirror, key), await fetchObject(stack.publicBaseUrl, key));
   }
-  home = await mkdtemp(join(tmpdir(), 'ledger-recipes-home-'));
 });
 
 afterAll(async () => {
