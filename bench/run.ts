@@ -1,20 +1,26 @@
 /**
- * `npm run bench` (full sizes: ~27 min on 2 cores, 10 of them DynamoDB Local scanning 100 k heads twice
- * for id 3) or `npm run bench -- --quick` (reduced sizes, ~2 min): starts DynamoDB Local (in memory)
- * and the local S3 server, runs every benchmark, writes the figures to bench/results/latest.json (a
- * quick run to bench/results/latest-quick.json), prints them as a table, and always stops the
- * services. Every ratio is against a reference measured in this same run. Progress goes to stdout.
- * BENCH_ONLY=ingest|full|incremental runs one group; BENCH_RETRY_DUCKDB (default `threads=1`) sets the
- * DuckDB settings of the informational second try of a large publish that failed.
+ * `npm run bench` (full sizes: ~45 min on 2 cores, 10 of them DynamoDB Local scanning 100 k heads twice
+ * for id 3) or `npm run bench -- --quick` (reduced sizes, every id, under 3 minutes): starts DynamoDB
+ * Local (in memory) and the local S3 server, runs every benchmark, writes the figures to
+ * bench/results/latest.json (a quick run to bench/results/latest-quick.json), prints them as a table,
+ * and always stops the services. Every ratio is against a reference measured in this same run; where
+ * there is no reference (id 7) the target applies to the figure itself. Progress goes to stdout.
+ * BENCH_ONLY=<group>[,<group>…] runs some groups (ingest, ingest-api, validation, query, cold-start, full,
+ * incremental) and writes its own file; BENCH_RETRY_DUCKDB (default `threads=1`) sets the DuckDB
+ * settings of the informational second try of a large publish that failed.
  *
- * | id | what | full | quick |
- * |---|---|---|---|
- * | ingest | bench/ingest.ts: ingestRecords and POST /records vs raw BatchWriteItem | 5,000 records × 3 rounds | 1,000 × 1 |
- * | 3 | bench/publish.ts: full publish vs parallel Scan + DuckDB COPY | 100 k records | 2 k |
- * | 4 | bench/incremental.ts: publisher peak RSS, incremental publish of a 1% change | 100 k and 1 M | 5 k and 50 k |
- * | 5 | bench/incremental.ts: publish with nothing changed | 1 M vs 1 k | 50 k vs 1 k |
- * | 8 | bench/incremental.ts: incremental publish of a 1% change vs DuckDB rewriting the previous Parquet | 1 M | 50 k |
- * | fanout | bench/fanout.ts: the events table's parts built in 4 processes vs 1 | 1 M-record release | 50 k |
+ * | id | group | what | full | quick |
+ * |---|---|---|---|---|
+ * | 1 | ingest-api | bench/ingest-api.ts: POST /records, 4 clients, sealing on, vs BatchWriteItem of the items it wrote | 20 k records | 1 k |
+ * | ingest | ingest | bench/ingest.ts: ingestRecords and POST /records vs raw BatchWriteItem; sealing on vs off | 5,000 records × 3 rounds | 1,000 × 1 |
+ * | 2 | validation | bench/validation.ts: JSON text → validated records vs ajv and JSON.parse | 100 k records, 5 rounds | 10 k, 3 |
+ * | 3 | full | bench/publish.ts: full publish vs parallel Scan + DuckDB COPY | 100 k records | 2 k |
+ * | 4 | incremental | bench/incremental.ts: publisher peak RSS, incremental publish of a 1% change | 100 k and 1 M | 5 k and 50 k |
+ * | 5 | incremental | bench/incremental.ts: publish with nothing changed | 1 M vs 1 k | 50 k vs 1 k |
+ * | 6 | query | bench/query.ts: GROUP BY and join over a release's Parquet vs its gzip NDJSON, and their bytes | 100 k records, 5 runs | 10 k, 3 |
+ * | 7 | cold-start | bench/cold-start.ts: each Lambda bundle's size and import time in a fresh process | 7 imports each | 3 |
+ * | 8 | incremental | bench/incremental.ts: incremental publish of a 1% change vs DuckDB rewriting the previous Parquet | 1 M | 50 k |
+ * | fanout | incremental | bench/fanout.ts: the events table's parts built in 4 processes vs 1 | 1 M-record release | 50 k |
  *
  * How each store and release is seeded: bench/publish.ts (id 3) and bench/seed.ts (ids 4, 5, 8, fan-out).
  */
@@ -24,6 +30,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLocalServices, type LocalServices } from '../local/services.ts';
 import { describeDuckDb, parseDuckDbSettings, type ChildPublish } from './publish-child.ts';
+import { entry, failed, round, targetText, type Entry } from './entries.ts';
 import { fmt, loadavg, table } from './support.ts';
 
 // One INFO line per API request would interleave with the figures; set before the handlers load.
@@ -33,34 +40,9 @@ const started = performance.now();
 const log = (line: string) => process.stdout.write(`[${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
 const MiB = 2 ** 20;
 
-/**
- * One figure of latest.json: `ratio` = value ÷ reference; `met` = ratio within `target` (null:
- * informational). A measurement that failed has value and ratio null, met false, and `error`.
- */
-export interface Entry {
-  id: string;
-  name: string;
-  value: number | null;
-  unit: string;
-  reference: number | null;
-  ratio: number | null;
-  target: number | null;
-  met: boolean | null;
-  error?: string;
-}
-
-const round = (x: number, digits = 3) => Number(x.toFixed(digits));
-function entry(id: string, name: string, unit: string, value: number, reference: number | null, target: number | null, extra = true): Entry {
-  const ratio = reference === null ? null : value / reference;
-  return { id, name, value: round(value), unit, reference: reference === null ? null : round(reference), ratio: ratio === null ? null : round(ratio), target, met: target === null || ratio === null ? null : ratio <= target && extra };
-}
-function failed(id: string, name: string, unit: string, reference: number | null, target: number | null, error: string): Entry {
-  return { id, name, value: null, unit, reference: reference === null ? null : round(reference), ratio: null, target, met: target === null ? null : false, error: error.split('\n')[0]! };
-}
-
 const SIZES = {
-  full: { ingestN: 5000, ingestRounds: 3, full: 100_000, tiny: 1000, mid: 100_000, large: 1_000_000 },
-  quick: { ingestN: 1000, ingestRounds: 1, full: 2000, tiny: 1000, mid: 5000, large: 50_000 },
+  full: { ingestApiN: 20_000, ingestN: 5000, ingestRounds: 3, validationN: 100_000, validationRounds: 5, queryN: 100_000, queryRuns: 5, coldRuns: 7, full: 100_000, tiny: 1000, mid: 100_000, large: 1_000_000 },
+  quick: { ingestApiN: 1000, ingestN: 1000, ingestRounds: 1, validationN: 10_000, validationRounds: 3, queryN: 10_000, queryRuns: 3, coldRuns: 3, full: 2000, tiny: 1000, mid: 5000, large: 50_000 },
 };
 
 async function main(): Promise<void> {
@@ -68,6 +50,8 @@ async function main(): Promise<void> {
   const mode = quick ? 'quick' : 'full';
   const sizes = SIZES[mode];
   const only = process.env.BENCH_ONLY;
+  const groups = only ? new Set(only.split(',').map((g) => g.trim())) : undefined;
+  const runs = (group: string) => !groups || groups.has(group);
   const loadavgBefore = os.loadavg().map((l) => round(l, 2));
   const entries: Entry[] = [];
   const details: Record<string, unknown> = {};
@@ -79,7 +63,66 @@ async function main(): Promise<void> {
     log(`${mode} run; machine load average (1/5/15 min) before: ${loadavg()} on ${os.availableParallelism()} cores`);
     services = await startLocalServices({ log: (l) => log(l) });
 
-    if (!only || only === 'ingest') {
+    if (runs('ingest-api')) {
+      const { runIngestApiBench } = await import('./ingest-api.ts');
+      log(`1: ingest through POST /records, N=${sizes.ingestApiN}`);
+      const name = `ingest: ${k(sizes.ingestApiN)} generated records through POST /records (NDJSON, up to 1000 a body, 4 concurrent clients, sealing on) into DynamoDB Local: records/s vs BatchWriteItem of exactly the items it wrote, 4 in flight`;
+      try {
+        const r = await runIngestApiBench(services, { n: sizes.ingestApiN, log });
+        reports.push(r.report);
+        entries.push(entry('1', name, 'records/s', sizes.ingestApiN / (r.ms / 1000), sizes.ingestApiN / (r.referenceMs / 1000), 0.5, { floor: true }));
+        details['1'] = { records: r.n, seconds: round(r.ms / 1000), items_written: r.items, bodies_sent_again_after_503: r.retries, reference_seconds: round(r.referenceMs / 1000) };
+      } catch (err) {
+        entries.push(failed('1', name, 'records/s', null, 0.5, err instanceof Error ? err.message : String(err), true));
+      }
+    }
+
+    if (runs('validation')) {
+      const { runValidationBench } = await import('./validation.ts');
+      log(`2: validation, N=${sizes.validationN}`);
+      const r = await runValidationBench({ n: sizes.validationN, rounds: sizes.validationRounds, log });
+      reports.push(r.report);
+      entries.push(
+        entry('2', `validation: ${k(r.n)} records, NDJSON bytes → validated, normalised objects (parseSubmission + validateRecord: zod) vs ajv compiled from the derived JSON Schema (decode + JSON.parse + validate); median of ${sizes.validationRounds}`, 'ms', r.ours, r.ajv, 2),
+        entry('2', `validation: the same vs decode + JSON.parse alone`, 'ms', r.ours, r.jsonParse, 3),
+      );
+      details['2'] = { records: r.n, bytes: r.bytes, rounds_ms: Object.fromEntries(Object.entries(r.rounds).map(([p, xs]) => [p, xs.map((x) => round(x, 1))])) };
+    }
+
+    if (runs('query')) {
+      const { runQueryBench } = await import('./query.ts');
+      log(`6: queries over a release of ${sizes.queryN} records`);
+      const r = await runQueryBench(services, { n: sizes.queryN, runs: sizes.queryRuns, log });
+      reports.push(r.report);
+      const over = `over the published events (${fmt(r.rows.events)} rows) and claims (${fmt(r.rows.claims)}) of a ${k(r.n)}-record release, DuckDB`;
+      entries.push(
+        entry('6', `query GROUP BY (events per province and type) ${over}: Parquet vs the gzip NDJSON (target ≤ 0.1: Parquet ≥ 10× faster); median of ${sizes.queryRuns}`, 'ms', r.ms.groupBy.parquet, r.ms.groupBy.ndjson, 0.1),
+        entry('6', `query JOIN (claims × events per type and metric) ${over}: Parquet vs the gzip NDJSON (target ≤ 0.1)`, 'ms', r.ms.join.parquet, r.ms.join.ndjson, 0.1),
+        entry('6', `bytes of events + claims: Parquet vs gzip NDJSON (target ≤ 1)`, 'bytes', r.bytes.parquet, r.bytes.ndjson, 1),
+      );
+      details['6'] = { records: r.n, rows: r.rows, bytes: r.bytes, ms: Object.fromEntries(Object.entries(r.ms).map(([q, v]) => [q, { parquet: round(v.parquet, 1), ndjson: round(v.ndjson, 1) }])) };
+    }
+
+    if (runs('cold-start')) {
+      const { runColdStartBench } = await import('./cold-start.ts');
+      log(`7: cold start, ${sizes.coldRuns} imports per bundle`);
+      const r = await runColdStartBench({ runs: sizes.coldRuns, log });
+      reports.push(r.report);
+      for (const b of r.bundles) {
+        const clean = b.forbidden.length === 0 ? 'no DuckDB, no CDK' : `HOLDS ${b.forbidden.join(', ')}`;
+        entries.push(entry('7', `${b.name}: bundle size (esbuild, minified, as the CDK app bundles it; ${b.api ? `${clean}; SDK clients: ${b.sdkClients.map((c) => c.replace('@aws-sdk/client-', '')).join(', ')}` : 'DuckDB external'})`, 'MiB', b.bytes / 2 ** 20, null, b.api ? 1 : null, { extra: b.forbidden.length === 0 }));
+        entries.push(entry('7', `${b.name}: import in a fresh Node process, median of ${sizes.coldRuns}${b.api ? '' : ' (as deployed: DuckDB\'s native library loaded)'}`, 'ms', b.medianMs, null, 150));
+      }
+      const p = r.publisherWithoutDuckDb;
+      entries.push(entry('7', `publisher: import without DuckDB's load (built with the API functions' stand-in), median of ${sizes.coldRuns}`, 'ms', p.medianMs, null, 150));
+      const duck = [...r.duckdbAloneMs].sort((a, b) => a - b)[Math.floor(r.duckdbAloneMs.length / 2)]!;
+      entries.push(entry('7', `import('@duckdb/node-api') alone (its native library), median of ${sizes.coldRuns}`, 'ms', duck, null, null));
+      details['7'] = Object.fromEntries(
+        [...r.bundles, p].map((b) => [b.name, { bytes: b.bytes, import_ms: b.importMs.map((x) => round(x, 1)), sdk_clients: b.sdkClients, forbidden: b.forbidden, largest_inputs_kib: Object.fromEntries(b.inputs.slice(0, 8).map(([n, by]) => [n, round(by / 1024, 1)])) }]),
+      );
+    }
+
+    if (runs('ingest')) {
       const { runIngestBench } = await import('./ingest.ts');
       log(`ingest benchmark, N=${sizes.ingestN}, ${sizes.ingestRounds} round(s)`);
       const r = await runIngestBench(services, { n: sizes.ingestN, rounds: sizes.ingestRounds, log });
@@ -88,11 +131,11 @@ async function main(): Promise<void> {
         entry('ingest', `ingestRecords on DynamoDB, ${k(sizes.ingestN)} records: records/s vs raw BatchWriteItem of the same bytes (1 item per record)`, 'records/s', r.directRecordsPerSecond, r.referenceItemsPerSecond, null),
         entry('ingest', `POST /records over HTTP, ${k(sizes.ingestN)} records: records/s vs raw BatchWriteItem`, 'records/s', r.httpRecordsPerSecond, r.referenceItemsPerSecond, null),
         // A throughput ratio whose target is a floor: met when ≥ 0.9.
-        { ...entry('ingest-sealing', `ingestRecords with sealing on vs off (same run), ${k(sizes.ingestN)} records: records/s, target ratio ≥ 0.9`, 'records/s', r.sealing.onRecordsPerSecond, r.sealing.offRecordsPerSecond, null), target: 0.9, met: r.sealing.ratio >= 0.9 },
+        entry('ingest-sealing', `ingestRecords with sealing on vs off (same run), ${k(sizes.ingestN)} records: records/s`, 'records/s', r.sealing.onRecordsPerSecond, r.sealing.offRecordsPerSecond, 0.9, { floor: true }),
       );
     }
 
-    if (!only || only === 'full') {
+    if (runs('full')) {
       const { runFullPublishBench } = await import('./publish.ts');
       log(`3: full publish benchmark, N=${sizes.full}`);
       const r = await runFullPublishBench(services, sizes.full, log);
@@ -106,7 +149,7 @@ async function main(): Promise<void> {
       };
     }
 
-    if (!only || only === 'incremental') {
+    if (runs('incremental')) {
       const { runIncrementalBenches, median } = await import('./incremental.ts');
       const retry = parseDuckDbSettings(process.env.BENCH_RETRY_DUCKDB ?? 'threads=1');
       const r = await runIncrementalBenches(services, { tiny: sizes.tiny, mid: sizes.mid, large: sizes.large }, log, { retry });
@@ -114,7 +157,7 @@ async function main(): Promise<void> {
       const rssLarge = r.large.publish.maxRss / MiB;
       const name4 = `publisher peak RSS, incremental publish (1% change), ${k(sizes.large)} vs ${k(sizes.mid)} records (target also: ≤ 1536 MiB)`;
       const error4 = r.large.publish.error ?? r.mid.publish.error;
-      entries.push(error4 ? failed('4', `${name4}; peak RSS when it failed: ${fmt(rssLarge)} MiB`, 'MiB', rssMid, 1.5, error4) : entry('4', name4, 'MiB', rssLarge, rssMid, 1.5, rssLarge <= 1536));
+      entries.push(error4 ? failed('4', `${name4}; peak RSS when it failed: ${fmt(rssLarge)} MiB`, 'MiB', rssMid, 1.5, error4) : entry('4', name4, 'MiB', rssLarge, rssMid, 1.5, { extra: rssLarge <= 1536 }));
       const nl = median(r.noChange.large) / 1000;
       const nt = median(r.noChange.tiny) / 1000;
       entries.push(entry('5', `publish with nothing changed, ${k(sizes.large)} vs ${k(sizes.tiny)} records (median of 5)`, 's', nl, nt, 1.5));
@@ -176,7 +219,7 @@ async function main(): Promise<void> {
   const seconds = (performance.now() - started) / 1000;
   const machine = { cores: os.availableParallelism(), node: process.version, loadavg_before: loadavgBefore, loadavg_after: os.loadavg().map((l) => round(l, 2)), date: new Date().toISOString() };
   // A run of one group (BENCH_ONLY) writes its own file: it must not replace the results of a whole run.
-  const out = join(dirname(fileURLToPath(import.meta.url)), 'results', `${quick ? 'latest-quick' : 'latest'}${only ? `-${only}` : ''}.json`);
+  const out = join(dirname(fileURLToPath(import.meta.url)), 'results', `${quick ? 'latest-quick' : 'latest'}${groups ? `-${[...groups].join('-')}` : ''}.json`);
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, JSON.stringify({ machine, run: { mode, seconds: round(seconds, 0), sizes }, entries, details }, null, 2) + '\n');
 
@@ -187,7 +230,7 @@ async function main(): Promise<void> {
     e.value === null ? 'FAILED' : `${cell(e.value)} ${e.unit}`,
     cell(e.reference),
     cell(e.ratio),
-    e.target === null ? '—' : `${e.id === 'ingest-sealing' ? '≥' : '≤'} ${e.target}`,
+    targetText(e),
     e.met === null ? '—' : e.met ? 'yes' : 'NO',
   ]);
   const errors = entries.filter((e) => e.error).map((e) => `${e.id} failed: ${e.error}`);
