@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { REVIEW_POLICIES, type ReviewPolicy } from '../pipeline/ports.ts';
+import { OBJECT_LOCK_MODES, REVIEW_POLICIES, type ReviewPolicy } from '../pipeline/ports.ts';
+import type { ReleaseLock } from '../pipeline/publish/lock-release.ts';
 import { createAdapters, type Adapters } from '../storage/adapters.ts';
 import { KmsKeyring, NoKeys } from '../storage/kek-kms.ts';
 
@@ -16,6 +17,9 @@ const Env = z.object({
   // The KMS keys of the functions that seal, open or hash (infra/stateless-stack.ts); the publisher has none.
   LEDGER_KMS_KEY_ID: z.string().min(1).optional(),
   LEDGER_KMS_MAC_KEY_ID: z.string().min(1).optional(),
+  // S3 Object Lock of committed releases (the publisher's; infra/stateless-stack.ts): NONE, or a mode and years.
+  LEDGER_OBJECT_LOCK_MODE: z.enum(['NONE', ...OBJECT_LOCK_MODES], { message: `LEDGER_OBJECT_LOCK_MODE must be NONE, ${OBJECT_LOCK_MODES.join(' or ')}` }).default('NONE'),
+  LEDGER_OBJECT_LOCK_YEARS: z.coerce.number().int().min(1, 'LEDGER_OBJECT_LOCK_YEARS must be a whole number of years from 1 to 100').max(100, 'LEDGER_OBJECT_LOCK_YEARS must be a whole number of years from 1 to 100').optional(),
   AWS_REGION: z.string().optional(),
 });
 
@@ -27,6 +31,8 @@ export interface AppContext extends Adapters {
   publishing: { maxDropShare: number };
   /** LEDGER_REVIEW_POLICY; absent = `single`. */
   reviewPolicy?: ReviewPolicy;
+  /** LEDGER_OBJECT_LOCK_MODE and _YEARS: how the publisher locks committed releases; absent = not at all. */
+  objectLock?: ReleaseLock;
 }
 
 export const SOFTWARE_NAME = 'rights-ledger';
@@ -45,6 +51,8 @@ export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): AppContext
   }
   const e = parsed.data;
   if (Boolean(e.LEDGER_KMS_KEY_ID) !== Boolean(e.LEDGER_KMS_MAC_KEY_ID)) throw new Error('configuration: LEDGER_KMS_KEY_ID and LEDGER_KMS_MAC_KEY_ID go together: set both or neither');
+  if (e.LEDGER_OBJECT_LOCK_MODE !== 'NONE' && e.LEDGER_OBJECT_LOCK_YEARS === undefined) throw new Error(`configuration: LEDGER_OBJECT_LOCK_YEARS: required when LEDGER_OBJECT_LOCK_MODE is ${e.LEDGER_OBJECT_LOCK_MODE}`);
+  const objectLock = e.LEDGER_OBJECT_LOCK_MODE !== 'NONE' ? { mode: e.LEDGER_OBJECT_LOCK_MODE, years: e.LEDGER_OBJECT_LOCK_YEARS! } : undefined;
   const adapters = createAdapters({
     tableName: e.LEDGER_TABLE_NAME,
     bucketName: e.LEDGER_BUCKET_NAME,
@@ -52,7 +60,7 @@ export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): AppContext
     s3: e.LEDGER_S3_ENDPOINT ? { endpoint: e.LEDGER_S3_ENDPOINT, forcePathStyle: true } : {},
     keyring: e.LEDGER_KMS_KEY_ID && e.LEDGER_KMS_MAC_KEY_ID ? new KmsKeyring({ keyId: e.LEDGER_KMS_KEY_ID, macKeyId: e.LEDGER_KMS_MAC_KEY_ID }) : new NoKeys(),
   });
-  return { ...adapters, info: { name: SOFTWARE_NAME, version: SOFTWARE_VERSION, publicBaseUrl: e.LEDGER_PUBLIC_BASE_URL.replace(/\/$/, ''), datasetName: e.LEDGER_DATASET_NAME, bucketName: e.LEDGER_BUCKET_NAME, ...(e.LEDGER_ATHENA_DATABASE ? { athenaDatabase: e.LEDGER_ATHENA_DATABASE } : {}) }, publishing: { maxDropShare: e.LEDGER_MAX_DROP_SHARE }, reviewPolicy: e.LEDGER_REVIEW_POLICY };
+  return { ...adapters, info: { name: SOFTWARE_NAME, version: SOFTWARE_VERSION, publicBaseUrl: e.LEDGER_PUBLIC_BASE_URL.replace(/\/$/, ''), datasetName: e.LEDGER_DATASET_NAME, bucketName: e.LEDGER_BUCKET_NAME, ...(e.LEDGER_ATHENA_DATABASE ? { athenaDatabase: e.LEDGER_ATHENA_DATABASE } : {}) }, publishing: { maxDropShare: e.LEDGER_MAX_DROP_SHARE }, reviewPolicy: e.LEDGER_REVIEW_POLICY, ...(objectLock ? { objectLock } : {}) };
 }
 
 let cached: AppContext | undefined;

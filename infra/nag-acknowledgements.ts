@@ -19,7 +19,6 @@ const LAMBDA_BASIC = 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:po
 export function acknowledgeStatefulFindings(b: { publicBucket: s3.Bucket; resultsBucket: s3.Bucket }): void {
   ack(b.publicBucket, 'AwsSolutions-S1', 'No access logs of the public bucket on purpose: they would keep the IP address of everyone who reads human-rights documentation. Writes are by the publisher role only (CloudTrail records those).');
   ack(b.publicBucket, 'AwsSolutions-S2', 'Public by design: the published dataset. The bucket policy grants anonymous s3:GetObject on the published keys and s3:ListBucket under releases/ and latest/ only; ACLs stay blocked (bucket-defaults.ts publicReadBucket).');
-  ack(Stack.of(b.publicBucket), 'CloudFormation-Validate::W1030', "ObjectLockMode's NONE is never given to S3: the lock configuration is used only under the ObjectLockOn condition, which excludes it.");
   ack(b.resultsBucket, 'AwsSolutions-S1', 'Athena query results over public data, private, expiring after 30 days; the queries themselves are in Athena\'s history and CloudTrail.');
 }
 

@@ -3,7 +3,9 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
+import { OBJECT_LOCK_MODES } from '../pipeline/ports.ts';
 import { TABLE_SHAPE } from '../storage/dynamodb-table.ts';
 import { expireAfter, publicReadBucket, secureBucketProps } from './bucket-defaults.ts';
 import { KMS_USERS, functionRoleName, kmsAliases } from './kms-names.ts';
@@ -42,8 +44,8 @@ export const PUBLIC_BUCKET_LIFECYCLE: s3.LifecycleRule[] = [
   { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
 ];
 
-/** The ObjectLockMode stack parameter: NONE (default), GOVERNANCE or COMPLIANCE. */
-export const OBJECT_LOCK_MODES = ['NONE', 'GOVERNANCE', 'COMPLIANCE'] as const;
+/** The ObjectLockMode stack parameter: NONE (default), or one of the modes the publisher locks releases with. */
+export const OBJECT_LOCK_SETTINGS = ['NONE', ...OBJECT_LOCK_MODES] as const;
 
 /**
  * What the stateless stack needs from this one. Plain names derived from the prefix, account and
@@ -58,6 +60,12 @@ export interface LedgerStorage {
   publicBaseUrl: string;
   /** Aliases of the KEK (`records`) and of the HMAC key the deployment secret comes from (`mac`). */
   kmsAliases: { records: string; mac: string };
+  /**
+   * SSM parameters holding this stack's ObjectLockMode and ObjectLockYears: the stateless stack reads
+   * them at deploy (parameters of type AWS::SSM::Parameter::Value) into the publisher's environment, so
+   * the bucket's lock and the publisher's can never be set apart.
+   */
+  objectLockParameters: { mode: string; years: string };
 }
 
 export interface StatefulStackProps extends StackProps {
@@ -78,6 +86,7 @@ export class StatefulStack extends Stack {
       athenaResultsBucketName: `${namePrefix}-athena-results-${this.account}-${this.region}`,
       publicBaseUrl: `https://${namePrefix}-public-${this.account}-${this.region}.s3.${this.region}.${this.urlSuffix}`,
       kmsAliases: kmsAliases(namePrefix),
+      objectLockParameters: { mode: `/${namePrefix}/object-lock-mode`, years: `/${namePrefix}/object-lock-years` },
     };
     this.storage = storage;
 
@@ -119,34 +128,34 @@ export class StatefulStack extends Stack {
       ],
       lifecycleRules: PUBLIC_BUCKET_LIFECYCLE,
     });
-    this.lockReleases(publicBucket);
+    this.lockReleases(publicBucket, storage.objectLockParameters);
 
     const resultsBucket = new s3.Bucket(this, 'AthenaResultsBucket', secureBucketProps({ bucketName: storage.athenaResultsBucketName, lifecycleRules: [expireAfter(30)] }));
     acknowledgeStatefulFindings({ publicBucket, resultsBucket });
   }
 
   /**
-   * Optional S3 Object Lock (stack parameters ObjectLockMode, ObjectLockYears): a default retention on
-   * every object version written from then on, so that no one (GOVERNANCE: no one without
-   * s3:BypassGovernanceRetention; COMPLIANCE: no one at all, the root user included) can delete or
-   * overwrite a version of a published release before the retention ends. README "Releases nobody can erase".
+   * Optional S3 Object Lock (stack parameters ObjectLockMode, ObjectLockYears). The bucket only has Object
+   * Lock enabled, with no default retention: a default would lock every object version written, latest/,
+   * catalog.json and index.html included. The publisher locks each release instead, object by object,
+   * once the release is committed (pipeline/publish/lock-release.ts), so the folder of a publish that
+   * failed is never locked and the orphan clean-up can still remove it. It learns the mode and years
+   * from the SSM parameters written here. README "Releases nobody can erase".
    */
-  private lockReleases(bucket: s3.Bucket): void {
+  private lockReleases(bucket: s3.Bucket, names: { mode: string; years: string }): void {
     const mode = new CfnParameter(this, 'ObjectLockMode', {
       type: 'String',
-      allowedValues: [...OBJECT_LOCK_MODES],
+      allowedValues: [...OBJECT_LOCK_SETTINGS],
       default: 'NONE',
-      description: 'S3 Object Lock on the public bucket: NONE, GOVERNANCE (deletable only with s3:BypassGovernanceRetention) or COMPLIANCE (by no one until the retention ends)',
+      description: 'S3 Object Lock of every published release: NONE, GOVERNANCE (deletable only with s3:BypassGovernanceRetention) or COMPLIANCE (by no one until the retention ends)',
     });
-    const years = new CfnParameter(this, 'ObjectLockYears', { type: 'Number', default: 10, minValue: 1, maxValue: 100, description: 'Years each object version is locked for, when ObjectLockMode is not NONE' });
+    const years = new CfnParameter(this, 'ObjectLockYears', { type: 'Number', default: 10, minValue: 1, maxValue: 100, description: 'Years each object of a release is locked for, from its release time, when ObjectLockMode is not NONE' });
     const locked = new CfnCondition(this, 'ObjectLockOn', { expression: Fn.conditionNot(Fn.conditionEquals(mode.valueAsString, 'NONE')) });
     const cfn = bucket.node.defaultChild as s3.CfnBucket;
     cfn.objectLockEnabled = Fn.conditionIf(locked.logicalId, true, Aws.NO_VALUE) as unknown as boolean;
-    cfn.objectLockConfiguration = Fn.conditionIf(
-      locked.logicalId,
-      { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: mode.valueAsString, Years: years.valueAsNumber } } },
-      Aws.NO_VALUE,
-    ) as unknown as s3.CfnBucket.ObjectLockConfigurationProperty;
+    cfn.objectLockConfiguration = Fn.conditionIf(locked.logicalId, { ObjectLockEnabled: 'Enabled' }, Aws.NO_VALUE) as unknown as s3.CfnBucket.ObjectLockConfigurationProperty;
+    new ssm.StringParameter(this, 'ObjectLockModeSetting', { parameterName: names.mode, stringValue: mode.valueAsString, description: 'ObjectLockMode of the public bucket, for the publisher (LEDGER_OBJECT_LOCK_MODE)' });
+    new ssm.StringParameter(this, 'ObjectLockYearsSetting', { parameterName: names.years, stringValue: years.valueAsString, description: 'ObjectLockYears of the public bucket, for the publisher (LEDGER_OBJECT_LOCK_YEARS)' });
   }
 
   /**

@@ -99,6 +99,19 @@ export class StatelessStack extends Stack {
       description: "LEDGER_REVIEW_POLICY: 'single' (editors' submissions land approved) or 'four_eyes' (every submission waits, and nobody approves a revision they submitted)",
     });
 
+    // The bucket's Object Lock setting, read at deploy from the SSM parameters the stateful stack writes
+    // from its own ObjectLockMode and ObjectLockYears: one setting for the bucket and the publisher.
+    const lockMode = new CfnParameter(this, 'ObjectLockMode', {
+      type: 'AWS::SSM::Parameter::Value<String>',
+      default: storage.objectLockParameters.mode,
+      description: "SSM parameter with the stateful stack's ObjectLockMode (LEDGER_OBJECT_LOCK_MODE of the publisher); change it there",
+    });
+    const lockYears = new CfnParameter(this, 'ObjectLockYears', {
+      type: 'AWS::SSM::Parameter::Value<String>',
+      default: storage.objectLockParameters.years,
+      description: "SSM parameter with the stateful stack's ObjectLockYears (LEDGER_OBJECT_LOCK_YEARS of the publisher); change it there",
+    });
+
     const environment = {
       LEDGER_TABLE_NAME: storage.tableName,
       LEDGER_BUCKET_NAME: storage.publicBucketName,
@@ -133,7 +146,11 @@ export class StatelessStack extends Stack {
         memorySize: profile.memorySize,
         timeout: profile.timeout,
         ...(profile.ephemeralStorageSize ? { ephemeralStorageSize: profile.ephemeralStorageSize } : {}),
-        environment: { ...environment, ...keysEnv, ...(name === 'publisher' ? { POWERTOOLS_SERVICE_NAME: props.namePrefix } : {}) },
+        environment: {
+          ...environment,
+          ...keysEnv,
+          ...(name === 'publisher' ? { POWERTOOLS_SERVICE_NAME: props.namePrefix, LEDGER_OBJECT_LOCK_MODE: lockMode.valueAsString, LEDGER_OBJECT_LOCK_YEARS: lockYears.valueAsString } : {}),
+        },
         bundling: profile.bundling(),
         logGroup,
       });
@@ -160,6 +177,9 @@ export class StatelessStack extends Stack {
     table.grantReadWriteData(publisher);
     publisher.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], resources: PUBLISHED_KEYS.map((k) => bucket.arnForObjects(k)) }));
     publisher.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
+    // It locks every object of a committed release (with Object Lock on): it may set a retention, never
+    // bypass one (no s3:BypassGovernanceRetention), so not even it can delete a locked release.
+    publisher.addToRolePolicy(new iam.PolicyStatement({ sid: 'LockCommittedReleases', actions: ['s3:PutObjectRetention'], resources: [bucket.arnForObjects('releases/*')] }));
     // POST /publish starts it asynchronously and answers 202 (API Gateway would give up after 29 s).
     functions['api-publish'].addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [publisher.functionArn] }));
     functions['api-publish'].addEnvironment('LEDGER_PUBLISHER_FUNCTION', publisher.functionName);

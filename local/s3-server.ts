@@ -22,6 +22,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
+import { crc32 } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 
 /** Settings of one local S3 server. */
@@ -60,6 +61,8 @@ interface KoaContext {
   headers: Record<string, string | string[] | undefined>;
   req: IncomingMessage;
   status: number;
+  body?: unknown;
+  set(field: string, value: string): void;
 }
 type KoaMiddleware = (ctx: KoaContext, next: () => Promise<void>) => Promise<void>;
 interface S3rverInstance {
@@ -251,12 +254,21 @@ export function createS3Guard(store: S3rverStore): KoaMiddleware {
       throw new S3Error('AccessDenied', 'Anonymous writes and deletes are refused: sign the request (the local credentials are S3RVER / S3RVER)');
     }
     const address = objectAddress(ctx.path);
+    if (!address && ctx.method === 'POST' && has(ctx.query, 'delete')) {
+      // DeleteObjects would delete locked objects (s3rver knows nothing of Object Lock); nothing here uses it.
+      await drain(ctx.req);
+      throw new S3Error('NotImplemented', 'DeleteObjects is not supported by the local S3 server (it could not honour Object Lock): delete objects one by one', { Header: 'delete' });
+    }
+    if (address && has(ctx.query, 'retention') && ctx.method === 'GET') return getRetention(ctx, next, store, address);
     if ((ctx.method === 'GET' || ctx.method === 'HEAD') && address) {
       await rewriteSuffixRange(ctx, store, address);
-      return next();
+      await next();
+      if (ctx.status === 200 || ctx.status === 206) await addRetentionHeaders(ctx, store, address);
+      return;
     }
     if (!address) return next();
     const lockKey = `${address.bucket}/${address.key}`;
+    if (has(ctx.query, 'retention') && ctx.method === 'PUT') return withKeyLock(lockKey, () => putRetention(ctx, next, store, address));
 
     if (has(ctx.query, 'uploadId')) {
       // s3rver would create a fresh upload directory for a part of an unknown (or aborted) upload.
@@ -293,9 +305,142 @@ export function createS3Guard(store: S3rverStore): KoaMiddleware {
           throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', { Condition: failed });
         }
       }
+      await refuseIfLocked(ctx, store, address, kind);
       await next();
     });
   };
+}
+
+/**
+ * S3 Object Lock retention, which s3rver lacks, kept in a file beside the object's. Like S3: PutObjectRetention
+ * (with a Content-MD5 or x-amz-checksum-* header, checked) sets it, may lengthen it, and may shorten it or
+ * change its mode only in GOVERNANCE mode with `x-amz-bypass-governance-retention: true`; GetObjectRetention
+ * and HEAD/GET tell it; a locked object cannot be deleted (GOVERNANCE: unless bypassed; COMPLIANCE: by
+ * nobody) until the date has passed. Unlike S3, this server keeps one version per key: where S3 would
+ * add a delete marker or a new version and keep the locked one, it refuses (AccessDenied) a delete or an
+ * overwrite of a locked object, without a version id or with one. The IAM side (who holds
+ * s3:BypassGovernanceRetention) is the stack's: every signed caller here is trusted with the header.
+ */
+interface StoredRetention {
+  mode: 'GOVERNANCE' | 'COMPLIANCE';
+  /** ISO 8601, as S3 answers it. */
+  until: string;
+}
+
+const retentionPath = (store: S3rverStore, address: { bucket: string; key: string }) => store.getResourcePath(address.bucket, address.key, 'retention.json');
+
+async function readRetention(store: S3rverStore, address: { bucket: string; key: string }): Promise<StoredRetention | undefined> {
+  const text = await readFile(retentionPath(store, address), 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  return text === undefined ? undefined : (JSON.parse(text) as StoredRetention);
+}
+
+/** The retention of the object if it still holds now. */
+async function activeRetention(store: S3rverStore, address: { bucket: string; key: string }): Promise<StoredRetention | undefined> {
+  const r = await readRetention(store, address);
+  return r && Date.parse(r.until) > Date.now() ? r : undefined;
+}
+
+const bypassesGovernance = (ctx: KoaContext) => (header(ctx, 'x-amz-bypass-governance-retention') ?? '').toLowerCase() === 'true';
+
+/** Before a write or delete of `address`: refused while the object is locked; otherwise its lapsed retention goes with it. */
+async function refuseIfLocked(ctx: KoaContext, store: S3rverStore, address: { bucket: string; key: string }, kind: 'write' | 'delete'): Promise<void> {
+  const locked = await activeRetention(store, address);
+  const bypassed = locked?.mode === 'GOVERNANCE' && kind === 'delete' && bypassesGovernance(ctx);
+  if (locked && !bypassed) {
+    await drain(ctx.req);
+    throw new S3Error(
+      'AccessDenied',
+      `Access Denied: ${address.key} is locked (Object Lock ${locked.mode}) until ${locked.until}` + (kind === 'write' ? '; the local S3 server keeps one version per key, so it refuses to overwrite a locked object' : ''),
+    );
+  }
+  // A new object (or none) has no retention of its own, as a new version in S3.
+  await rm(retentionPath(store, address), { force: true });
+}
+
+/** Lets s3rver authenticate the request and check the bucket, then takes over where it would refuse the sub-resource. */
+async function afterS3rverChecks(next: () => Promise<void>, refusal: string): Promise<void> {
+  try {
+    await next();
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== refusal) throw err;
+  }
+}
+
+async function readSmallBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      await drain(req);
+      throw new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema');
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** S3 requires an integrity header on PutObjectRetention; the two the SDK and the CLI send are checked. */
+function checkBodyDigest(ctx: KoaContext, body: Buffer): void {
+  const md5 = header(ctx, 'content-md5');
+  const crc = header(ctx, 'x-amz-checksum-crc32');
+  const others = Object.keys(ctx.headers).filter((h) => h.startsWith('x-amz-checksum-') && h !== 'x-amz-checksum-crc32' && h !== 'x-amz-checksum-type');
+  if (md5 === undefined && crc === undefined && others.length === 0) {
+    throw new S3Error('InvalidRequest', 'Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters');
+  }
+  if (md5 !== undefined && md5 !== createHash('md5').update(body).digest('base64')) throw new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.');
+  if (crc !== undefined) {
+    const expected = Buffer.alloc(4);
+    expected.writeUInt32BE(crc32(body));
+    if (crc !== expected.toString('base64')) throw new S3Error('BadDigest', 'The CRC32 you specified did not match the calculated checksum.');
+  }
+}
+
+async function putRetention(ctx: KoaContext, next: () => Promise<void>, store: S3rverStore, address: { bucket: string; key: string }): Promise<void> {
+  await afterS3rverChecks(next, 'MethodNotAllowed');
+  const body = await readSmallBody(ctx.req, 64 * 1024);
+  checkBodyDigest(ctx, body);
+  const xml = body.toString('utf8');
+  const mode = /<Mode>\s*(GOVERNANCE|COMPLIANCE)\s*<\/Mode>/.exec(xml)?.[1] as StoredRetention['mode'] | undefined;
+  const untilText = /<RetainUntilDate>\s*([^<]+?)\s*<\/RetainUntilDate>/.exec(xml)?.[1];
+  const until = untilText === undefined ? NaN : Date.parse(untilText);
+  if (!mode || Number.isNaN(until)) throw new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema');
+  if (until <= Date.now()) throw new S3Error('InvalidArgument', 'The retain until date must be in the future!', { ArgumentName: 'RetainUntilDate', ArgumentValue: untilText! });
+  if (!(await store.existsObject(address.bucket, address.key))) throw new S3Error('NoSuchKey', 'The specified key does not exist.', { Key: address.key });
+  const existing = await activeRetention(store, address);
+  if (existing && (until < Date.parse(existing.until) || mode !== existing.mode) && !(existing.mode === 'GOVERNANCE' && bypassesGovernance(ctx))) {
+    throw new S3Error('AccessDenied', `Access Denied: ${address.key} is locked (Object Lock ${existing.mode}) until ${existing.until}; its retention can be lengthened, not shortened or changed`);
+  }
+  const path = retentionPath(store, address);
+  const temporary = `${path}.${randomUUID()}.partial`;
+  await writeFile(temporary, JSON.stringify({ mode, until: new Date(until).toISOString() } satisfies StoredRetention));
+  await rename(temporary, path);
+  ctx.status = 200;
+  ctx.body = '';
+}
+
+async function getRetention(ctx: KoaContext, next: () => Promise<void>, store: S3rverStore, address: { bucket: string; key: string }): Promise<void> {
+  await afterS3rverChecks(next, 'NotImplemented');
+  if (!(await store.existsObject(address.bucket, address.key))) throw new S3Error('NoSuchKey', 'The specified key does not exist.', { Key: address.key });
+  const r = await readRetention(store, address);
+  if (!r) {
+    const err = new S3Error('NoSuchObjectLockConfiguration', 'The specified object does not have a ObjectLock configuration');
+    Object.assign(err, { status: 404, expose: true });
+    throw err;
+  }
+  ctx.set('Content-Type', 'application/xml');
+  ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<Retention xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Mode>${r.mode}</Mode><RetainUntilDate>${r.until}</RetainUntilDate></Retention>`;
+}
+
+/** HEAD and GET of a locked object tell its lock, as S3 does for callers allowed to read it. */
+async function addRetentionHeaders(ctx: KoaContext, store: S3rverStore, address: { bucket: string; key: string }): Promise<void> {
+  const r = await readRetention(store, address);
+  if (!r) return;
+  ctx.set('x-amz-object-lock-mode', r.mode);
+  ctx.set('x-amz-object-lock-retain-until-date', r.until);
 }
 
 /** The object's ETag as s3rver reports it (quoted), or undefined when there is no object. */

@@ -263,7 +263,21 @@ export interface ObjectStore {
   list(prefix: string): AsyncIterable<ObjectInfo>;
   /** The "folders" directly under a prefix (S3 CommonPrefixes with delimiter '/'), each ending in '/'. */
   listFolders(prefix: string): AsyncIterable<string>;
+  /**
+   * Locks the object as it is now until `retention.until` (S3 Object Lock: PutObjectRetention): nobody
+   * may delete it before then (GOVERNANCE: nobody without the right to bypass it). Setting the same or
+   * a later date again is allowed; an earlier one is refused by the store.
+   */
+  retain(key: string, retention: ObjectRetention): Promise<void>;
   ping(): Promise<void>;
+}
+
+/** The S3 Object Lock modes a release can be locked with. */
+export const OBJECT_LOCK_MODES = ['GOVERNANCE', 'COMPLIANCE'] as const;
+export type ObjectLockMode = (typeof OBJECT_LOCK_MODES)[number];
+export interface ObjectRetention {
+  mode: ObjectLockMode;
+  until: Date;
 }
 
 export class ObjectExistsError extends Error {

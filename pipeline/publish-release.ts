@@ -6,6 +6,7 @@ import { LedgerError } from './errors.ts';
 import { MARK_RETENTION_MS, type ChangeLog, type Clock, type LeaseStore, type ObjectStore, type RecordStore, type ReleaseBuilder, type ReleaseState, type ReleaseStateStore } from './ports.ts';
 import { afterCommit, commitCatalog, deleteOrphans, repairLatest } from './publish/commit-release.ts';
 import { PublishLease } from './publish/lease.ts';
+import { lockRelease, type ReleaseLock } from './publish/lock-release.ts';
 import { downloadParts, readPrevious } from './publish/previous-release.ts';
 import { readChanges } from './publish/read-changes.ts';
 import { RELEASE_RULES } from './publish/rules.ts';
@@ -24,6 +25,8 @@ export interface PublishDeps {
   openReleaseBuilder: (opts: { tempDirectory: string }) => Promise<ReleaseBuilder>;
   /** `athenaDatabase`: the Glue database that athena/tables.sql names (default rights_ledger). */
   info: { datasetName: string; publicBaseUrl: string; bucketName: string; athenaDatabase?: string };
+  /** S3 Object Lock on every object of a committed release (LEDGER_OBJECT_LOCK_MODE, LEDGER_OBJECT_LOCK_YEARS); absent: none. */
+  objectLock?: ReleaseLock;
 }
 
 export interface PublishOptions {
@@ -127,6 +130,8 @@ async function publishHeld(deps: PublishDeps, opts: PublishOptions, lease: Publi
   const { previous } = found;
   let committed = found.committed;
   const full = !canIncrement(committed);
+  // latest/ not refreshed: that publish died after its commit, maybe before its release was locked.
+  if (previous && committed && committed.latest_synced !== true) await lockRelease(deps.objects, deps.objectLock, committed.version, assertHeld, progress);
   if (previous && committed && committed.latest_synced !== true) committed = await repairLatest(deps.objects, deps.releases, committed, assertHeld, progress);
 
   let version = nextReleaseId(started, previous?.version);
@@ -193,6 +198,7 @@ async function publishHeld(deps: PublishDeps, opts: PublishOptions, lease: Publi
       throw err;
     }
     progress(`committed release ${version}`);
+    await lockRelease(deps.objects, deps.objectLock, version, assertHeld, progress);
     await afterCommit(deps.objects, deps.releases, catalog, folder, nextState, built, { bucketName: deps.info.bucketName, athenaDatabase: deps.info.athenaDatabase, publicBaseUrl: deps.info.publicBaseUrl }, assertHeld);
     assertHeld();
     await deps.changes.removeDeferred(resolved);

@@ -13,12 +13,13 @@ import {
   ListObjectsV2Command,
   NoSuchKey,
   PutObjectCommand,
+  PutObjectRetentionCommand,
   S3ServiceException,
   UploadPartCommand,
   type GetObjectCommandOutput,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { ObjectChangedError, ObjectExistsError, type ObjectInfo, type ObjectStore, type PutOptions } from '../pipeline/ports.ts';
+import { ObjectChangedError, ObjectExistsError, type ObjectInfo, type ObjectRetention, type ObjectStore, type PutOptions } from '../pipeline/ports.ts';
 
 const MiB = 1024 * 1024;
 /** S3's smallest part, except the last. */
@@ -210,6 +211,13 @@ export class S3ObjectStore implements ObjectStore {
       for (const p of out.CommonPrefixes ?? []) if (p.Prefix) yield p.Prefix;
       token = out.IsTruncated ? out.NextContinuationToken : undefined;
     } while (token);
+  }
+
+  async retain(key: string, retention: ObjectRetention): Promise<void> {
+    // S3 wants a checksum of this request's body: the SDK adds one (x-amz-checksum-crc32) even with
+    // requestChecksumCalculation WHEN_REQUIRED, because PutObjectRetention requires it. No VersionId: the
+    // current version, which for a release object is its only one (written with If-None-Match).
+    await this.s3.send(new PutObjectRetentionCommand({ Bucket: this.bucket, Key: key, Retention: { Mode: retention.mode, RetainUntilDate: retention.until } }));
   }
 
   async ping(): Promise<void> {

@@ -553,12 +553,48 @@ describe('releases nobody can erase', () => {
   it('Object Lock is a parameter: NONE, GOVERNANCE or COMPLIANCE, off by default', () => {
     stateful.hasParameter('ObjectLockMode', { AllowedValues: ['NONE', 'GOVERNANCE', 'COMPLIANCE'], Default: 'NONE' });
   });
-  it('with it on, every version gets the default retention of the mode and years given', () => {
-    const bucket = stateful.findResources('AWS::S3::Bucket')[publicBucketId()]!.Properties;
-    expect(bucket.ObjectLockConfiguration).toEqual({ 'Fn::If': ['ObjectLockOn', { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: { Ref: 'ObjectLockMode' }, Years: { Ref: 'ObjectLockYears' } } } }, { Ref: 'AWS::NoValue' }] });
-  });
   it('with it on, Object Lock is enabled on the bucket', () => {
     expect(stateful.findResources('AWS::S3::Bucket')[publicBucketId()]!.Properties.ObjectLockEnabled).toEqual({ 'Fn::If': ['ObjectLockOn', true, { Ref: 'AWS::NoValue' }] });
+  });
+  it('with it on, the lock configuration is enabled with no default rule', () => {
+    expect(stateful.findResources('AWS::S3::Bucket')[publicBucketId()]!.Properties.ObjectLockConfiguration).toEqual({ 'Fn::If': ['ObjectLockOn', { ObjectLockEnabled: 'Enabled' }, { Ref: 'AWS::NoValue' }] });
+  });
+  it('no bucket has a default retention (it would lock latest/, catalog.json and index.html too)', () => {
+    expect(JSON.stringify(stateful.findResources('AWS::S3::Bucket'))).not.toContain('DefaultRetention');
+  });
+  it('the mode goes to an SSM parameter named from the prefix, for the publisher', () => {
+    stateful.hasResourceProperties('AWS::SSM::Parameter', { Name: '/rights-ledger/object-lock-mode', Value: { Ref: 'ObjectLockMode' } });
+  });
+  it('the years go to an SSM parameter named from the prefix, for the publisher', () => {
+    stateful.hasResourceProperties('AWS::SSM::Parameter', { Name: '/rights-ledger/object-lock-years', Value: { Ref: 'ObjectLockYears' } });
+  });
+  it('the stateless stack reads the mode from that SSM parameter at deploy', () => {
+    template.hasParameter('ObjectLockMode', { Type: 'AWS::SSM::Parameter::Value<String>', Default: '/rights-ledger/object-lock-mode' });
+  });
+  it('the stateless stack reads the years from that SSM parameter at deploy', () => {
+    template.hasParameter('ObjectLockYears', { Type: 'AWS::SSM::Parameter::Value<String>', Default: '/rights-ledger/object-lock-years' });
+  });
+  it('the publisher gets the mode in LEDGER_OBJECT_LOCK_MODE', () => {
+    expect(lambda('publisher').Properties.Environment.Variables.LEDGER_OBJECT_LOCK_MODE).toEqual({ Ref: 'ObjectLockMode' });
+  });
+  it('the publisher gets the years in LEDGER_OBJECT_LOCK_YEARS', () => {
+    expect(lambda('publisher').Properties.Environment.Variables.LEDGER_OBJECT_LOCK_YEARS).toEqual({ Ref: 'ObjectLockYears' });
+  });
+  it('the publisher may set the retention of release objects', () => {
+    const retention = roleStatementsOf(lambda('publisher')).filter((s) => [s.Action].flat().includes('s3:PutObjectRetention'));
+    expect(retention.flatMap((s) => [s.Resource].flat().map((arn: any) => (typeof arn === 'string' ? arn : arn['Fn::Join'][1].join(''))))).toEqual([`arn:aws:s3:::${BUCKET}/releases/*`]);
+  });
+  it('the publisher may not bypass a governance retention', () => {
+    expect(actionsOfFn('publisher').filter((a) => a === 's3:BypassGovernanceRetention' || a === 's3:*' || a === '*')).toEqual([]);
+  });
+  it('no function may bypass a retention or set one, but the publisher', () => {
+    const names = [...ENTRIES, 'authorizer', 'publisher', 'sealing-migration'];
+    const lockers = names.filter((n) => actionsOfFn(n).some((a) => ['s3:PutObjectRetention', 's3:BypassGovernanceRetention', 's3:PutObjectLegalHold'].includes(a)));
+    expect(lockers).toEqual(['publisher']);
+  });
+  it('no other function reads the Object Lock setting', () => {
+    const names = [...ENTRIES, 'authorizer', 'sealing-migration'];
+    expect(names.filter((n) => 'LEDGER_OBJECT_LOCK_MODE' in (lambda(n).Properties.Environment?.Variables ?? {}))).toEqual([]);
   });
 });
 

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { expect } from 'vitest';
-import type { ObjectStore, PutOptions } from '../../pipeline/ports.ts';
+import type { ObjectRetention, ObjectStore, PutOptions } from '../../pipeline/ports.ts';
 import { call, type TestStack } from './stack.ts';
 
 export type Rec = Record<string, unknown>;
@@ -246,6 +246,10 @@ export class FailingObjectStore implements ObjectStore {
   }
   listFolders(prefix: string) {
     return this.inner.listFolders(prefix);
+  }
+  retain(key: string, retention: ObjectRetention) {
+    if (this.failedKey !== undefined && this.opts.dies) return Promise.reject(new Error(`injected failure: the process is gone (retain ${key})`));
+    return this.inner.retain(key, retention);
   }
   ping() {
     return this.inner.ping();
