@@ -1,7 +1,7 @@
 // POST /publish ({"full": true} for a full rebuild) → publish a release (editors); GET /publish/status → the last publish.
 // Locally the publish runs within the request (200 with its result); in AWS it is handed to the publisher function (202).
-import { forPublishing } from '../storage/adapters.ts';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { CLIENT_TIMEOUTS, forPublishing, retriesButNotTimeouts } from '../storage/adapters.ts';
+import { InvokeCommand, LambdaClient, type LambdaClientConfig } from '@aws-sdk/client-lambda';
 import { conflict } from '../pipeline/errors.ts';
 import { requireEditor } from '../pipeline/review-record.ts';
 import { publishTracked } from '../pipeline/track-publish.ts';
@@ -47,12 +47,22 @@ export function create(ctx: AppContext, opts: { start?: PublishStarter } = {}): 
   });
 }
 
-/** In AWS: the publisher function's name, set by the stack; its absence means publishing within the request. */
-function lambdaStarter(functionName: string | undefined): PublishStarter | undefined {
+/**
+ * In AWS: the publisher function's name, set by the stack; its absence means publishing within the request.
+ * An asynchronous invoke only queues the event (Lambda answers 202 at once), so the client gets the API's
+ * bounds (CLIENT_TIMEOUTS: 1 s connect, 4 s request, a timeout never retried): a silent Lambda service
+ * fails POST /publish with 503 long before API Gateway's 29 s, and the status records `publish_not_started`.
+ */
+export function lambdaStarter(functionName: string | undefined, client: LambdaClientConfig = {}): PublishStarter | undefined {
   if (!functionName) return undefined;
-  const client = new LambdaClient({});
+  const lambda = new LambdaClient({
+    maxAttempts: CLIENT_TIMEOUTS.maxAttempts,
+    retryStrategy: retriesButNotTimeouts(CLIENT_TIMEOUTS.maxAttempts),
+    requestHandler: { connectionTimeout: CLIENT_TIMEOUTS.connectionMs, requestTimeout: CLIENT_TIMEOUTS.dynamodbRequestMs, throwOnRequestTimeout: true },
+    ...client,
+  });
   return async (request) => {
-    await client.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(request)) }));
+    await lambda.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(request)) }));
   };
 }
 

@@ -1,5 +1,6 @@
 import { DecryptCommand, EncryptCommand, GenerateDataKeyCommand, GenerateMacCommand, KMSClient, type KMSClientConfig } from '@aws-sdk/client-kms';
 import type { KeyEncryptionKeys } from '../pipeline/sealing.ts';
+import { CLIENT_TIMEOUTS, retriesButNotTimeouts, type ClientTimeouts } from './adapters.ts';
 
 const WRAP_PREFIX = 'k1';
 /** Bound to every data key KMS wraps: a blob made for anything else does not decrypt as one of ours. */
@@ -7,11 +8,27 @@ const ENCRYPTION_CONTEXT = { purpose: 'rights-ledger/data-key/v1' };
 /** The message whose HMAC under the deployment's MAC key is the deployment secret (one KMS call per cold start). */
 const SECRET_MESSAGE = new TextEncoder().encode('rights-ledger/deployment-secret/v1');
 
+/**
+ * The KMS client's bounds. Every KMS call is small and most are made within an API request (a submit's
+ * GenerateDataKey, a read's Decrypt, the authorizer's GenerateMac at cold start), so it gets the API's:
+ * a 1 s connect and a 4 s request (thrown, not just warned), a timeout never retried. A silent KMS then
+ * fails a request with 503 well inside API Gateway's 29 s, as a silent DynamoDB does (issue 9). The
+ * sealing migration and the command line make the same small calls and get the same bounds.
+ */
+export function kmsClientConfig(t: ClientTimeouts = CLIENT_TIMEOUTS): KMSClientConfig {
+  return {
+    maxAttempts: t.maxAttempts,
+    retryStrategy: retriesButNotTimeouts(t.maxAttempts),
+    requestHandler: { connectionTimeout: t.connectionMs, requestTimeout: t.dynamodbRequestMs, throwOnRequestTimeout: true },
+  };
+}
+
 export interface KmsKeyringSettings {
   /** The symmetric KEK: key id, ARN or alias (`alias/rights-ledger-records`). */
   keyId: string;
   /** The HMAC_256 key the deployment secret is derived from (GenerateMac). */
   macKeyId: string;
+  /** Merged over {@link kmsClientConfig} (an endpoint, credentials, other bounds). */
   client?: KMSClientConfig;
 }
 
@@ -26,7 +43,7 @@ export class KmsKeyring implements KeyEncryptionKeys {
   private secret?: Promise<Buffer>;
 
   constructor(private readonly settings: KmsKeyringSettings) {
-    this.kms = new KMSClient(settings.client ?? {});
+    this.kms = new KMSClient({ ...kmsClientConfig(), ...(settings.client ?? {}) });
   }
 
   get description(): string {

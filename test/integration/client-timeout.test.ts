@@ -1,7 +1,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lambdaStarter } from '../../functions/api-publish.ts';
 import { dynamodbClientConfig, s3ClientConfig } from '../../local/services.ts';
 import { CLIENT_TIMEOUTS, MAX_BACKOFF_MS, PUBLISHER_TIMEOUTS, createAdapters, forPublishing } from '../../storage/adapters.ts';
+import { KmsKeyring } from '../../storage/kek-kms.ts';
 import { isOutage } from '../../storage/outage.ts';
 import { reportFigure } from '../support/hardening-report.ts';
 
@@ -13,9 +15,12 @@ import { reportFigure } from '../support/hardening-report.ts';
 let silent: Server;
 let endpoint: string;
 const sockets = new Set<Socket>();
+/** Connections the silent server accepted: one per attempt. */
+let connections = 0;
 
 beforeAll(async () => {
   silent = createServer((socket) => {
+    connections++;
     sockets.add(socket);
     socket.on('error', () => undefined);
     socket.on('close', () => sockets.delete(socket));
@@ -116,4 +121,34 @@ describe('client timeouts', () => {
       a.s3.destroy();
     }
   }, 30_000);
+});
+
+/**
+ * The two AWS clients beside the stores (issue 9): KMS (sealing, opening, the authorizer's secret) and
+ * Lambda (POST /publish hands the publish to the publisher). Each call to a silent service gives up as
+ * an outage after one attempt; without a timeout it would wait for ever and the test's limit fail it.
+ */
+describe('AWS clients beside the stores', () => {
+  const offline = { endpoint: '', region: 'eu-west-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' } };
+  const failure = (p: Promise<unknown>) => p.then(() => new Error('the call answered'), (err: unknown) => err);
+  const keyring = () => new KmsKeyring({ keyId: 'alias/rights-ledger-records', macKeyId: 'alias/rights-ledger-api-mac', client: { ...offline, endpoint } });
+
+  it('KMS: the deployment secret (GenerateMac) fails as an outage, after one attempt', async () => {
+    const before = connections;
+    const err = await failure(keyring().deploymentSecret());
+    expect([(err as Error).name, isOutage(err)]).toEqual(['TimeoutError', true]);
+    expect(connections - before).toBe(1);
+  }, 20_000);
+
+  it('KMS: opening a sealed value (Decrypt) fails as an outage too', async () => {
+    const err = await failure(keyring().unwrap(`k1.${Buffer.from('blob').toString('base64url')}`));
+    expect([(err as Error).name, isOutage(err)]).toEqual(['TimeoutError', true]);
+  }, 20_000);
+
+  it('Lambda: handing the publish to the publisher fails as an outage, after one attempt', async () => {
+    const before = connections;
+    const err = await failure(lambdaStarter('rights-ledger-publisher', { ...offline, endpoint })!({ source: 'rights-ledger.api', requested_by: 'k-test' }));
+    expect([(err as Error).name, isOutage(err)]).toEqual(['TimeoutError', true]);
+    expect(connections - before).toBe(1);
+  }, 20_000);
 });
