@@ -26,11 +26,16 @@ export async function authorize(authorization: string | undefined, keys: KeyStor
   }
 }
 
-export const handler = withLambdaContext(authorizerHandler);
+/** The Lambda authorizer over a key store (tests give it the local one). */
+export function create(ctx: { keys: KeyStore }) {
+  return (event: APIGatewayRequestAuthorizerEvent) => authorizerHandler(event, ctx.keys);
+}
 
-async function authorizerHandler(event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
+export const handler = withLambdaContext((event: APIGatewayRequestAuthorizerEvent) => authorizerHandler(event, lambdaContext().keys));
+
+async function authorizerHandler(event: APIGatewayRequestAuthorizerEvent, keys: KeyStore): Promise<APIGatewayAuthorizerResult> {
   const header = Object.entries(event.headers ?? {}).find(([k]) => k.toLowerCase() === 'authorization')?.[1];
-  const outcome = await authorize(header ?? undefined, lambdaContext().keys);
+  const outcome = await authorize(header ?? undefined, keys);
   if ('refused' in outcome) {
     // API Gateway answers 401 for exactly this message (UNAUTHORIZED); any other error is its
     // AUTHORIZER_FAILURE, which infra/ledger-api.ts answers as 503 with Retry-After.
