@@ -171,3 +171,43 @@ describe.skipIf(!haveChromium)(`the landing page in headless Chromium${haveChrom
     await wide.close();
   });
 });
+
+describe("the landing page's file tables follow the hash chain (no browser needed)", () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startTestStack();
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  /** The releases on index.html, newest first, each with the number of files in its table (0: none). */
+  const fileTables = async () => {
+    const html = (await fetchObject(stack.publicBaseUrl, 'index.html')).toString('utf8');
+    const list = html.slice(html.indexOf('<ul class="releases">'));
+    return [...list.matchAll(/<li><strong>(\d{8}T\d{6}Z)<\/strong>([\s\S]*?)<\/li>/g)].map((m) => [m[1], (m[2]!.match(/<tr class="file">/g) ?? []).length] as const);
+  };
+
+  it('lists the files of the releases before the newest only while their manifest is the one the chain names', async () => {
+    const versions: string[] = [];
+    for (const id of ['src-chain-1', 'src-chain-2']) {
+      await submitOk(stack, stack.editorKey, [{ id, kind: 'source', title: `T ${id}`, publisher: 'P', publisher_type: 'ngo' }]);
+      versions.push((await publishOk(stack)).version);
+    }
+    expect(await fileTables()).toEqual([
+      [versions[1], 18],
+      [versions[0], 18],
+    ]);
+    // Someone rewrites the first release's manifest in the bucket: the next page lists none of its files.
+    const key = `releases/${versions[0]}/manifest.json`;
+    const forged = Buffer.from((await fetchObject(stack.publicBaseUrl, key)).toString('utf8').replace('"rows": 1', '"rows": 2'));
+    await stack.ctx.objects.put(key, forged, { contentType: 'application/json' });
+    await submitOk(stack, stack.editorKey, [{ id: 'src-chain-3', kind: 'source', title: 'T 3', publisher: 'P', publisher_type: 'ngo' }]);
+    versions.push((await publishOk(stack)).version);
+    expect(await fileTables()).toEqual([
+      [versions[2], 18],
+      [versions[1], 18],
+      [versions[0], 0],
+    ]);
+  }, 120_000);
+});

@@ -1,6 +1,26 @@
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { claimValueText, emptyLanding, groupComparable, landingPage, niceCeil, type LandingData, type LandingInput, type TollClaim } from '../../pipeline/landing-page.ts';
+import {
+  EVENT_DAY_WINDOW,
+  MAP_MAX_BINS,
+  RECENT_ROWS,
+  TOLL_MAX_CLAIMS,
+  TOLL_MAX_GROUPS,
+  claimValueText,
+  emptyLanding,
+  groupComparable,
+  landingPage,
+  niceCeil,
+  type LandingData,
+  type LandingInput,
+  type TollClaim,
+} from '../../pipeline/landing-page.ts';
+import { flatRow } from '../../pipeline/publish/read-changes.ts';
 import type { Manifest } from '../../schemas/release.ts';
+import { KIND_TABLE, TABLES } from '../../schemas/tables.ts';
+import { DuckDbReleaseBuilder } from '../../storage/duckdb-release-builder.ts';
 
 const V1 = '20260117T120000Z';
 const V2 = '20260118T120000Z';
@@ -255,4 +275,88 @@ describe('landingPage', () => {
     );
     expect(html).toContain(`<a href="releases/${V1}/manifest.json">manifest.json</a> · <a href="releases/${V1}/SHA256SUMS">SHA256SUMS</a></li>`);
   });
+});
+
+describe("the builder's landing aggregates (real DuckDB, no network)", () => {
+  /** Builds one full release from generated records and returns what the landing page would get. */
+  async function build(records: Array<Record<string, unknown>>): Promise<LandingData> {
+    const dir = await mkdtemp(join(tmpdir(), 'ledger-landing-'));
+    try {
+      const changes = join(dir, 'changes');
+      await mkdir(changes);
+      const lines: Record<string, string[]> = { sources: [], events: [], claims: [], persons: [], event_actors: [], touched: [] };
+      for (const r of records) {
+        const table = KIND_TABLE[r.kind as keyof typeof KIND_TABLE];
+        lines[table]!.push(JSON.stringify(flatRow({ revision: 1, updated_at: '2026-01-20T00:00:00.000Z', first_published: null, ...r }, TABLES[table])));
+        lines.touched!.push(JSON.stringify({ id: r.id, table_name: table, reason: null }));
+      }
+      for (const [t, l] of Object.entries(lines)) await writeFile(join(changes, `${t}.ndjson`), l.length ? `${l.join('\n')}\n` : '');
+      const builder = await DuckDbReleaseBuilder.open({ tempDirectory: join(dir, 'duck'), threads: 1 });
+      try {
+        const built = await builder.build({ version: '20260120T000000Z', full: true, carryPrevious: true, changesDir: changes, outDir: join(dir, 'out'), partRows: 1_000_000, maxDropShare: 0.01 });
+        expect(built.problems).toEqual([]);
+        return built.landing;
+      } finally {
+        await builder.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  const day = (i: number) => new Date(Date.UTC(2024, 0, 1) + i * 86_400_000).toISOString().slice(0, 10);
+  const ev = (id: string, extra: Record<string, unknown>) => ({ id, kind: 'event', event_type: 'protest', date_precision: 'day', verification: 'reported', description: `d ${id}`, source_ids: ['src-1'], ...extra });
+
+  it('stays bounded at any size: 366 days, the 2,000 fullest map cells, 12 sets of 24 claims, 12 latest events; the rest counted', async () => {
+    const records: Array<Record<string, unknown>> = [{ id: 'src-1', kind: 'source', title: 'T', publisher: 'P', publisher_type: 'ngo', medium: 'article', reliability: 'unknown' }];
+    // 2,500 events each alone in its cell, dated over 800 days; 10 more in one cell (the fullest).
+    for (let i = 0; i < 2500; i++) records.push(ev(`evt-grid-${i}`, { date_start: day(i % 800), location: { country: 'IR', latitude: -60 + (i % 100) * 0.5, longitude: -170 + Math.floor(i / 100) * 0.5, geo_precision: 'city' } }));
+    for (let i = 0; i < 10; i++) records.push(ev(`evt-tehran-${i}`, { event_type: 'riot', date_start: day(799), location: { country: 'IR', admin2: 'Tehran', latitude: 35.69, longitude: 51.39, geo_precision: i === 0 ? 'exact' : 'city' } }));
+    for (let i = 0; i < 40; i++) records.push(ev(`evt-nowhere-${i}`, { date_start: day(799), location: { country: 'IR', admin1: 'Tehran' } }));
+    for (let i = 0; i < 30; i++) records.push(ev(`evt-month-${i}`, { date_start: day(700), date_precision: 'month', location: { country: 'IR' } }));
+    // 30 sets of 30 comparable claims (one province each).
+    for (let k = 0; k < 30; k++) {
+      for (let j = 0; j < 30; j++) {
+        records.push({ id: `clm-${k}-${j}`, kind: 'claim', metric: 'killed', population: 'all', value: { best: 100 * k + j }, qualifier: 'exact', claimant: `Claimant ${j}`, claimant_type: 'ngo', period_start: '2026-01-01', period_end: '2026-01-10', area: { country: 'IR', admin1: `Province ${k}` }, source_ids: ['src-1'] });
+      }
+    }
+    const landing = await build(records);
+
+    const daily = 2500 + 10 + 40;
+    const perDayTotal = landing.events.perDay.reduce((a, r) => a + r.n, 0);
+    expect(landing.events.total).toBe(daily + 30);
+    expect(landing.events.coarseDates).toBe(30);
+    expect(new Set(landing.events.perDay.map((r) => r.day)).size).toBeLessThanOrEqual(EVENT_DAY_WINDOW);
+    expect(landing.events.perDay[0]!.day).toBe(day(799 - EVENT_DAY_WINDOW + 1));
+    expect(perDayTotal + landing.events.beforeWindow).toBe(daily);
+    expect(landing.events.beforeWindow).toBeGreaterThan(0);
+
+    expect(landing.map.bins).toHaveLength(MAP_MAX_BINS);
+    // The fullest first; the one exact event in that cell is a mark of its own (one of the 2,501 single ones).
+    expect(landing.map.bins[0]).toMatchObject({ n: 9, precision: 'city', place: 'Tehran' });
+    expect(landing.map.withoutCoordinates).toBe(40 + 30);
+    expect(landing.map.omittedBins).toBe(2500 + 2 - MAP_MAX_BINS);
+    expect(landing.map.bins.reduce((a, b) => a + b.n, 0) + landing.map.omittedEvents).toBe(2510);
+
+    const sets = new Set(landing.tolls.claims.map((c) => c.area));
+    expect(sets.size).toBe(TOLL_MAX_GROUPS);
+    for (const s of sets) expect(landing.tolls.claims.filter((c) => c.area === s)).toHaveLength(TOLL_MAX_CLAIMS);
+    expect(landing.tolls.omittedSets).toBe(30 - TOLL_MAX_GROUPS);
+    expect(landing.tolls.omittedClaims).toBe(900 - TOLL_MAX_GROUPS * TOLL_MAX_CLAIMS);
+    // The largest of each set, and its area spelled out.
+    expect(landing.tolls.claims.filter((c) => c.area === 'IR / Province 0').map((c) => c.best)).toEqual(Array.from({ length: TOLL_MAX_CLAIMS }, (_, j) => 29 - j));
+    expect(groupComparable(landing.tolls.claims)).toHaveLength(TOLL_MAX_GROUPS);
+    expect(landing.recentEvents).toHaveLength(RECENT_ROWS);
+    expect(JSON.stringify(landing).length).toBeLessThan(600_000);
+  }, 120_000);
+
+  it('keeps the 2019 toll in another set than the January 2026 tolls, and a claim without area is about the default country', async () => {
+    const records: Array<Record<string, unknown>> = [{ id: 'src-1', kind: 'source', title: 'T', publisher: 'P', publisher_type: 'ngo', medium: 'article', reliability: 'unknown' }];
+    const body = (await readFile('examples/records.ndjson', 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (const r of body.filter((r) => r.kind === 'claim' && r.metric === 'killed' && r.population === 'all' && !r.area)) records.push({ ...r, source_ids: ['src-1'], event_id: undefined });
+    const landing = await build(records);
+    expect(new Set(landing.tolls.claims.map((c) => c.area))).toEqual(new Set(['IR']));
+    const groups = groupComparable(landing.tolls.claims).map((g) => g.map((c) => c.id));
+    expect(groups).toContainEqual(['clm-november-2019-killed-1500']);
+    expect(groups.find((g) => g.includes('clm-iran-international-killed-12000'))).not.toContain('clm-november-2019-killed-1500');
+  }, 60_000);
 });
