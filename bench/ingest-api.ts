@@ -128,12 +128,13 @@ async function reference(endpoints: Endpoints, items: Item[], label: string): Pr
   }
 }
 
-export async function runIngestApiBench(endpoints: Endpoints, opts: { n: number; log: Log }): Promise<IngestApiBenchResult> {
+/** `warm`: records of the warm-up (default n/10, at least 400, at most 2,000). */
+export async function runIngestApiBench(endpoints: Endpoints, opts: { n: number; warm?: number; log: Log }): Promise<IngestApiBenchResult> {
   const { n, log } = opts;
   const counts = mixFor(n);
   const records = generateRecords(counts, 20261101);
   validateSample(records);
-  const warm = generateRecords(mixFor(Math.max(400, Math.min(2000, Math.round(n / 10)))), 20261102);
+  const warm = generateRecords(mixFor(opts.warm ?? Math.max(400, Math.min(2000, Math.round(n / 10)))), 20261102);
   const w = await ingestOverHttp(endpoints, warm, 'warm1');
   await reference(endpoints, w.items, 'warm1ref');
   log(`1: warm-up (not timed): ${fmt(warm.length)} records over HTTP (${fmt(w.ms)} ms) and their ${fmt(w.items.length)} items by BatchWriteItem`);
