@@ -85,6 +85,20 @@ export interface WriteOptions {
   publishChanged: boolean;
 }
 
+/** One record's new revision, as {@link RecordStore.writeRevision} takes it. */
+export interface RevisionWrite {
+  head: RecordHead;
+  revision: RevisionEntry;
+  opts: WriteOptions;
+  previous?: RecordHead;
+}
+
+/**
+ * What became of one write of a group: `written` (durable); `stale`, its own condition failed and
+ * nothing of it was written (read the head again); `not_sent`, it did not fit the transaction.
+ */
+export type GroupWriteOutcome = 'written' | 'stale' | 'not_sent';
+
 /** The record store: current heads plus every revision, written atomically. */
 export interface RecordStore {
   getHead(id: string): Promise<RecordHead | undefined>;
@@ -96,6 +110,14 @@ export interface RecordStore {
    * the listing entries that move (see {@link RecordListing}); without it, all of them.
    */
   writeRevision(head: RecordHead, revision: RevisionEntry, opts: WriteOptions, previous?: RecordHead): Promise<boolean>;
+  /**
+   * Writes the new revisions of several records (distinct ids) in one transaction: as many of them, in
+   * order, as one transaction takes (always the first), each record whole and on writeRevision's
+   * condition. A record whose condition fails is `stale` and the others are sent again without it.
+   * Returns one outcome per write. When it throws (the store failed), none is known to be written.
+   * Optional: a store without it is written record by record with writeRevision.
+   */
+  writeRevisions?(writes: ReadonlyArray<RevisionWrite>): Promise<GroupWriteOutcome[]>;
   /** Replaces the head (review, retraction) with an audit entry, on the same condition. */
   updateHead(head: RecordHead, audit: AuditEntry, opts: WriteOptions, previous?: RecordHead): Promise<boolean>;
   listRevisions(id: string): Promise<RevisionEntry[]>;

@@ -2,7 +2,7 @@ import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, BatchWriteCommand, GetCommand, QueryCommand, ScanCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { AuditEntry, HeadListQuery, HeadPage, ListStatus, RecordHead, RecordListing, RecordStore, RevisionEntry, WriteOptions } from '../pipeline/ports.ts';
+import type { AuditEntry, GroupWriteOutcome, HeadListQuery, HeadPage, ListStatus, RecordHead, RecordListing, RecordStore, RevisionEntry, RevisionWrite, WriteOptions } from '../pipeline/ports.ts';
 import { InvalidCursorError, MARK_RETENTION_MS } from '../pipeline/ports.ts';
 import { RECORD_KINDS } from '../schemas/records.ts';
 import { HEAD_SHARDS, KEY_DESIGN, TABLE_SHAPE, keys, shardOf } from './dynamodb-table.ts';
@@ -42,6 +42,35 @@ function submitterItems(next: RecordHead, previous: RecordHead | undefined): Ite
 
 /** TransactWriteItems takes 100 actions: head, entry, mark and fence leave room for this many `by` entries. */
 const SUBMITTERS_IN_TRANSACTION = 90;
+
+/** Actions one TransactWriteItems takes (DynamoDB's limit). */
+const TRANSACTION_ACTIONS = 100;
+/**
+ * Bytes of items one group transaction may carry: DynamoDB takes 4 MB; items are measured here as
+ * their JSON text ({@link approxBytes}), which can differ a little from DynamoDB's own count.
+ */
+const TRANSACTION_BYTES = 3_500_000;
+
+/** An item's size near enough for packing transactions: its JSON text in UTF-8 bytes. */
+const approxBytes = (item: Item) => Buffer.byteLength(JSON.stringify(item));
+
+/** Waits a little, longer with each attempt and jittered, so that writers that collided spread out. */
+const backOff = (attempt: number) => new Promise((r) => setTimeout(r, Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random())));
+
+/** One record's part of a group transaction (see writeRevisions). */
+interface GroupMember {
+  /** Its position in the writes handed in. */
+  at: number;
+  id: string;
+  /** The head item; its `first_public_at` is set at each send when `stamp`. */
+  head: Item;
+  stamp: boolean;
+  /** Head (first, with its condition), revision and the `by` entries that fit. */
+  own: TransactItem[];
+  /** `by` entries past what a transaction takes: written just after it. */
+  later: Item[];
+  mark: boolean;
+}
 
 /** Which statuses each listing walks, group after group; the partitions of one group are merged. */
 const LIST_GROUPS: Record<ListStatus, Listed[][]> = {
@@ -91,6 +120,20 @@ function headToItem(h: RecordHead): Item {
 function itemToHead(item: Item): RecordHead {
   const { pk: _pk, sk: _sk, heads_pk: _h, queue_pk: _q, queue_sk: _qs, key_design: _kd, first_published: _fp, content, approved, ...rest } = item;
   return { ...(rest as Omit<RecordHead, 'content' | 'approved'>), content: JSON.parse(content as string), approved: approved === undefined ? undefined : JSON.parse(approved as string) };
+}
+
+/**
+ * The head's item with its `first_public_at` kept from the head it replaces (see firstPublic), and what a
+ * marking write must still do about it: `stamp` it with the mark's time (the write first makes the
+ * record publishable), or decide on the fence whether a retraction came before any release could
+ * hold it (`retractedAfter`: the time the record became publishable).
+ */
+function firstPublicItem(head: RecordHead, previous: RecordHead | undefined, mark: boolean): { item: Item; stamp: boolean; retractedAfter?: number } {
+  const kept = head.first_public_at ?? previous?.first_public_at;
+  const item = headToItem({ ...head, first_public_at: kept });
+  if (!mark) return { item, stamp: false };
+  if (kept === undefined) return { item, stamp: head.approved_revision !== undefined && !head.retracted };
+  return head.retracted && kept >= 0 ? { item, stamp: false, retractedAfter: kept } : { item, stamp: false };
 }
 
 /** How often a transaction is tried again when it lost a race on the fence or met a concurrent transaction. */
@@ -179,20 +222,115 @@ export class DynamoDbRecordStore implements RecordStore, RecordListing {
           floor = Number(fence.Item?.cut ?? 0) + 1;
         } else {
           // TransactionConflict: another transaction held one of our items (the fence while a publish raised it).
-          await new Promise((r) => setTimeout(r, Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random())));
+          await backOff(attempt);
         }
       }
     }
   }
 
-  async writeRevision(head: RecordHead, revision: RevisionEntry, opts: WriteOptions, previous?: RecordHead): Promise<boolean> {
+  /** The put of a revision item: never over an existing one. */
+  private revisionPut(revision: RevisionEntry): TransactItem {
     const { content, ...meta } = revision;
-    return this.writeWithSubmitters(
-      head,
-      { Put: { TableName: this.table, Item: { ...keys.revision(revision.id, revision.revision), ...meta, content: JSON.stringify(content) }, ConditionExpression: 'attribute_not_exists(pk)' } },
-      opts,
-      previous,
-    );
+    return { Put: { TableName: this.table, Item: { ...keys.revision(revision.id, revision.revision), ...meta, content: JSON.stringify(content) }, ConditionExpression: 'attribute_not_exists(pk)' } };
+  }
+
+  async writeRevision(head: RecordHead, revision: RevisionEntry, opts: WriteOptions, previous?: RecordHead): Promise<boolean> {
+    return this.writeWithSubmitters(head, this.revisionPut(revision), opts, previous);
+  }
+
+  /**
+   * Several records' revisions in one TransactWriteItems: each record's items (head with its version
+   * condition, revision, `by` entries, change mark) whole, plus one fence check per mark shard they
+   * touch, packed in order up to 100 actions and {@link TRANSACTION_BYTES}. When the transaction is
+   * cancelled (it wrote nothing), the records whose own items failed their condition are `stale` and
+   * the rest are sent again; a fence a publish raised moves the marks' time past it; a conflict with
+   * another transaction or throttling waits (exponential, jittered) and sends again.
+   */
+  async writeRevisions(writes: ReadonlyArray<RevisionWrite>): Promise<GroupWriteOutcome[]> {
+    const outcomes: GroupWriteOutcome[] = writes.map(() => 'not_sent');
+    const members: GroupMember[] = [];
+    let actions = 0;
+    let bytes = 0;
+    const shards = new Set<string>();
+    for (const [at, w] of writes.entries()) {
+      const { item, stamp, retractedAfter } = firstPublicItem(w.head, w.previous, w.opts.publishChanged);
+      if (retractedAfter !== undefined) {
+        // A retraction decided on the fence: its own transaction (writeWithSubmitters), never a group's.
+        if (at > 0) break;
+        outcomes[0] = (await this.writeRevision(w.head, w.revision, w.opts, w.previous)) ? 'written' : 'stale';
+        return outcomes;
+      }
+      const submitters = submitterItems(w.head, w.previous);
+      const own: TransactItem[] = [
+        { Put: { TableName: this.table, Item: item, ...this.condition(w.head.version) } },
+        this.revisionPut(w.revision),
+        ...submitters.slice(0, SUBMITTERS_IN_TRANSACTION).map((Item): TransactItem => ({ Put: { TableName: this.table, Item } })),
+      ];
+      const shard = keys.fenceOf(w.head.id).sk;
+      const needs = own.length + (w.opts.publishChanged ? 1 + (shards.has(shard) ? 0 : 1) : 0);
+      const size = own.reduce((n, t) => n + approxBytes(t.Put!.Item as Item), 0);
+      if (members.length > 0 && (actions + needs > TRANSACTION_ACTIONS || bytes + size > TRANSACTION_BYTES)) break;
+      actions += needs;
+      bytes += size;
+      if (w.opts.publishChanged) shards.add(shard);
+      members.push({ at, id: w.head.id, head: item, stamp, own, later: submitters.slice(SUBMITTERS_IN_TRANSACTION), mark: w.opts.publishChanged });
+    }
+
+    let live = members;
+    let floor = 0;
+    for (let attempt = 0; ; ) {
+      const at = Math.max(this.nowMs(), floor);
+      const items: TransactItem[] = [];
+      // Whose each action is: a member, or the fence (its sort key) a mark is checked against.
+      const owners: Array<GroupMember | string> = [];
+      for (const m of live) {
+        // The head's first mark while publishable: what its first release is read from (ChangeLog.firstPublished).
+        if (m.stamp) m.head.first_public_at = at;
+        const mine: TransactItem[] = m.mark ? [...m.own, { Put: { TableName: this.table, Item: { ...keys.mark(m.id, at), id: m.id, ttl: Math.ceil((at + MARK_RETENTION_MS) / 1000) } } }] : m.own;
+        items.push(...mine);
+        owners.push(...mine.map(() => m));
+      }
+      // One check per fence: a transaction may not name an item twice.
+      const fences = new Map(live.filter((m) => m.mark).map((m) => [keys.fenceOf(m.id).sk, keys.fenceOf(m.id)] as const).sort(([a], [b]) => (a < b ? -1 : 1)));
+      for (const [sk, Key] of fences) {
+        items.push({ ConditionCheck: { TableName: this.table, Key, ConditionExpression: 'attribute_not_exists(cut) OR cut < :at', ExpressionAttributeValues: { ':at': at } } });
+        owners.push(sk);
+      }
+      try {
+        await this.db.send(new TransactWriteCommand({ TransactItems: items }));
+      } catch (err) {
+        if (!(err instanceof TransactionCanceledException)) throw err;
+        const stale = new Set<GroupMember>();
+        const fenced: Array<Record<string, string>> = [];
+        for (const [i, reason] of (err.CancellationReasons ?? []).entries()) {
+          if (reason.Code !== 'ConditionalCheckFailed') continue;
+          const owner = owners[i];
+          if (typeof owner === 'string') fenced.push(fences.get(owner)!);
+          else if (owner) stale.add(owner);
+        }
+        if (stale.size > 0) {
+          // Their heads changed since the caller read them: the caller reads again. The others go again now.
+          for (const m of stale) outcomes[m.at] = 'stale';
+          live = live.filter((m) => !stale.has(m));
+          if (live.length === 0) return outcomes;
+          continue;
+        }
+        if (++attempt >= FENCE_ATTEMPTS) throw err;
+        if (fenced.length > 0) {
+          // A publish raised a fence past our marks' time (its clock is ahead of ours): mark after it.
+          const cuts = await Promise.all(fenced.map(async (Key) => (await this.db.send(new GetCommand({ TableName: this.table, Key, ConsistentRead: true }))).Item?.cut));
+          floor = Math.max(floor, ...cuts.map((c) => Number(c ?? 0) + 1));
+        } else {
+          // TransactionConflict (another transaction held one of our items) or throttling.
+          await backOff(attempt);
+        }
+        continue;
+      }
+      for (const m of live) outcomes[m.at] = 'written';
+      // Past what a transaction takes (a record with very many submitters): written just after, as writeRevision does.
+      await this.putItems(live.flatMap((m) => m.later));
+      return outcomes;
+    }
   }
 
   async updateHead(head: RecordHead, audit: AuditEntry, opts: WriteOptions, previous?: RecordHead): Promise<boolean> {
@@ -212,15 +350,12 @@ export class DynamoDbRecordStore implements RecordStore, RecordListing {
    * starts meanwhile makes it decide again.
    */
   private async firstPublic(head: RecordHead, previous: RecordHead | undefined, mark: boolean): Promise<{ item: Item; first: FirstPublic }> {
-    const kept = head.first_public_at ?? previous?.first_public_at;
-    const item = headToItem({ ...head, first_public_at: kept });
-    if (!mark) return { item, first: {} };
-    if (kept === undefined) return { item, first: head.approved_revision !== undefined && !head.retracted ? { stamp: item } : {} };
-    if (head.retracted && kept >= 0) {
+    const { item, stamp, retractedAfter } = firstPublicItem(head, previous, mark);
+    if (retractedAfter !== undefined) {
       const fence = await this.db.send(new GetCommand({ TableName: this.table, Key: keys.fenceOf(head.id), ConsistentRead: true }));
-      if (Number(fence.Item?.cut ?? 0) < kept) return { item: { ...item, first_public_at: -1 }, first: { fenceBelow: kept } };
+      if (Number(fence.Item?.cut ?? 0) < retractedAfter) return { item: { ...item, first_public_at: -1 }, first: { fenceBelow: retractedAfter } };
     }
-    return { item, first: {} };
+    return { item, first: stamp ? { stamp: item } : {} };
   }
 
   /** The head, its revision or audit entry and the `by` entries that move, in one transaction. */

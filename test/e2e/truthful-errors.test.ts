@@ -69,7 +69,15 @@ describe('write conflicts', () => {
   it('a record whose every write attempt loses is its own write_conflict (retryable); the rest of the batch is written', async () => {
     const hot = uid('src-hot');
     const others = [uid('src-calm'), uid('src-calm')];
-    stack.ctx.records = around(realRecords, { writeRevision: async (head, ...rest) => (head.id === hot ? false : realRecords.writeRevision(head, ...rest)) });
+    stack.ctx.records = around(realRecords, {
+      writeRevision: async (head, ...rest) => (head.id === hot ? false : realRecords.writeRevision(head, ...rest)),
+      // In a group, the hot record fails its condition and the others go as the store would send them.
+      writeRevisions: async (writes) => {
+        const others = writes.filter((w) => w.head.id !== hot);
+        const told = others.length > 0 ? await realRecords.writeRevisions!(others) : [];
+        return writes.map((w) => (w.head.id === hot ? 'stale' : (told[others.indexOf(w)] ?? 'not_sent')));
+      },
+    });
     try {
       const r = await submit([source(others[0]!), source(hot), source(others[1]!)]);
       expect(r.status).toBe(200);
@@ -87,11 +95,16 @@ describe('write conflicts', () => {
 describe('a store outage mid-batch', () => {
   it('answers 503 problem+json with Retry-After and the results known so far; each acknowledged record is stored; logged once', async () => {
     const ids = Array.from({ length: 40 }, () => uid('src-outage'));
-    let writes = 0;
+    // The store answers the first groups (up to 10 records), then times out on every write.
+    let sent = 0;
+    const written = new Set<string>();
     stack.ctx.records = around(realRecords, {
-      writeRevision: async (...args) => {
-        if (++writes > 10) throw timeoutError();
-        return realRecords.writeRevision(...args);
+      writeRevision: async () => Promise.reject(timeoutError()),
+      writeRevisions: async (writes) => {
+        if ((sent += writes.length) > 10) throw timeoutError();
+        const told = await realRecords.writeRevisions!(writes);
+        writes.forEach((w, i) => told[i] === 'written' && written.add(w.head.id));
+        return told;
       },
     });
     const errors = vi.spyOn(logger, 'error');
@@ -114,15 +127,17 @@ describe('a store outage mid-batch', () => {
     expect(results).toHaveLength(ids.length);
     expect(results.map((x) => x.id)).toEqual(ids);
     const acknowledged = results.filter((x) => x.status === 'created');
-    expect(acknowledged).toHaveLength(10);
-    expect(r.body.accepted).toBe(10);
+    // Exactly the records of the groups the store answered, no more, no fewer.
+    expect(written.size).toBeGreaterThan(0);
+    expect(new Set(acknowledged.map((x) => x.id))).toEqual(written);
+    expect(r.body.accepted).toBe(written.size);
     for (const x of results.filter((y) => y.status !== 'created')) expect(x).toMatchObject({ status: 'rejected', retryable: true, errors: [{ code: 'store_unavailable' }] });
     const stored = await realRecords.getHeads(acknowledged.map((x) => x.id));
     expect(stored.size).toBe(acknowledged.length);
     // The retry of the whole batch is safe and completes it.
     const again = await submit(ids.map((id) => source(id)));
     expect(again.status).toBe(200);
-    expect(again.body.results.filter((x: { status: string }) => x.status === 'unchanged')).toHaveLength(10);
+    expect(again.body.results.filter((x: { status: string }) => x.status === 'unchanged')).toHaveLength(written.size);
     expect(again.body.accepted).toBe(ids.length);
     reportFigure({ section: 'outages', figure: 'injected store failures mid-batch (POST /records)', value: 1, source: SOURCE });
     reportFigure({ section: 'outages', figure: 'acknowledged records lost after an injected mid-batch failure', value: acknowledged.length - stored.size, source: SOURCE });
