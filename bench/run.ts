@@ -58,26 +58,36 @@ async function main(): Promise<void> {
   const reports: string[] = [];
   const k = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000} M` : n >= 1000 ? `${n / 1000} k` : String(n));
 
+  /** Runs one group; if it throws, its entries are recorded as failed (with the error) and the run goes on. */
+  const guarded = async (group: string, ids: Array<[string, string, string, number | null, boolean]>, run: () => Promise<void>) => {
+    const before = entries.length;
+    try {
+      await run();
+    } catch (err) {
+      const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      log(`${group} FAILED: ${message.split('\n')[0]}`);
+      entries.splice(before);
+      for (const [id, name, unit, target, floor] of ids) entries.push(failed(id, `${name} (the ${group} group failed)`, unit, null, target, message, floor));
+    }
+  };
+
   let services: LocalServices | undefined;
   try {
     log(`${mode} run; machine load average (1/5/15 min) before: ${loadavg()} on ${os.availableParallelism()} cores`);
-    services = await startLocalServices({ log: (l) => log(l) });
+    const svc = await startLocalServices({ log: (l) => log(l) });
+    services = svc;
 
-    if (runs('ingest-api')) {
+    if (runs('ingest-api')) await guarded('ingest-api', [['1', `ingest: ${k(sizes.ingestApiN)} records through POST /records, 4 clients, vs BatchWriteItem of the items it wrote`, 'records/s', 0.5, true]], async () => {
       const { runIngestApiBench } = await import('./ingest-api.ts');
       log(`1: ingest through POST /records, N=${sizes.ingestApiN}`);
       const name = `ingest: ${k(sizes.ingestApiN)} generated records through POST /records (NDJSON, up to 1000 a body, 4 concurrent clients, sealing on) into DynamoDB Local: records/s vs BatchWriteItem of exactly the items it wrote, 4 in flight`;
-      try {
-        const r = await runIngestApiBench(services, { n: sizes.ingestApiN, warm: sizes.ingestApiWarm, log });
-        reports.push(r.report);
-        entries.push(entry('1', name, 'records/s', sizes.ingestApiN / (r.ms / 1000), sizes.ingestApiN / (r.referenceMs / 1000), 0.5, { floor: true }));
-        details['1'] = { records: r.n, seconds: round(r.ms / 1000), items_written: r.items, bodies_sent_again_after_503: r.retries, reference_seconds: round(r.referenceMs / 1000) };
-      } catch (err) {
-        entries.push(failed('1', name, 'records/s', null, 0.5, err instanceof Error ? err.message : String(err), true));
-      }
-    }
+      const r = await runIngestApiBench(svc, { n: sizes.ingestApiN, warm: sizes.ingestApiWarm, log });
+      reports.push(r.report);
+      entries.push(entry('1', name, 'records/s', sizes.ingestApiN / (r.ms / 1000), sizes.ingestApiN / (r.referenceMs / 1000), 0.5, { floor: true }));
+      details['1'] = { records: r.n, seconds: round(r.ms / 1000), items_written: r.items, bodies_sent_again_after_503: r.retries, reference_seconds: round(r.referenceMs / 1000) };
+    });
 
-    if (runs('validation')) {
+    if (runs('validation')) await guarded('validation', [['2', 'validation vs ajv', 'ms', 2, false], ['2', 'validation vs JSON.parse', 'ms', 3, false]], async () => {
       const { runValidationBench } = await import('./validation.ts');
       log(`2: validation, N=${sizes.validationN}`);
       const r = await runValidationBench({ n: sizes.validationN, rounds: sizes.validationRounds, log });
@@ -87,12 +97,12 @@ async function main(): Promise<void> {
         entry('2', `validation: the same vs decode + JSON.parse alone`, 'ms', r.ours, r.jsonParse, 3),
       );
       details['2'] = { records: r.n, bytes: r.bytes, rounds_ms: Object.fromEntries(Object.entries(r.rounds).map(([p, xs]) => [p, xs.map((x) => round(x, 1))])) };
-    }
+    });
 
-    if (runs('query')) {
+    if (runs('query')) await guarded('query', [['6', 'query GROUP BY', 'ms', 0.1, false], ['6', 'query JOIN', 'ms', 0.1, false], ['6', 'size Parquet vs gzip NDJSON', 'MiB', 1, false]], async () => {
       const { runQueryBench } = await import('./query.ts');
       log(`6: queries over a release of ${sizes.queryN} records`);
-      const r = await runQueryBench(services, { n: sizes.queryN, runs: sizes.queryRuns, log });
+      const r = await runQueryBench(svc, { n: sizes.queryN, runs: sizes.queryRuns, log });
       reports.push(r.report);
       const over = `over the published events (${fmt(r.rows.events)} rows) and claims (${fmt(r.rows.claims)}) of a ${k(r.n)}-record release, DuckDB`;
       entries.push(
@@ -101,9 +111,9 @@ async function main(): Promise<void> {
         entry('6', `size of events + claims: Parquet (all parts) vs gzip NDJSON (target ≤ 1)`, 'MiB', r.bytes.parquet / 2 ** 20, r.bytes.ndjson / 2 ** 20, 1),
       );
       details['6'] = { records: r.n, rows: r.rows, bytes: r.bytes, ms: Object.fromEntries(Object.entries(r.ms).map(([q, v]) => [q, { parquet: round(v.parquet, 1), ndjson: round(v.ndjson, 1) }])) };
-    }
+    });
 
-    if (runs('cold-start')) {
+    if (runs('cold-start')) await guarded('cold-start', [['7', 'cold start', 'ms', 150, false]], async () => {
       const { runColdStartBench } = await import('./cold-start.ts');
       log(`7: cold start, ${sizes.coldRuns} imports per bundle`);
       const r = await runColdStartBench({ runs: sizes.coldRuns, log });
@@ -126,12 +136,12 @@ async function main(): Promise<void> {
       details['7'] = Object.fromEntries(
         [...r.bundles, p, z].map((b) => [b.name, { bytes: b.bytes, import_ms: b.importMs.map((x) => round(x, 1)), sdk_clients: b.sdkClients, forbidden: b.forbidden, largest_inputs_kib: Object.fromEntries(b.inputs.slice(0, 8).map(([n, by]) => [n, round(by / 1024, 1)])) }]),
       );
-    }
+    });
 
-    if (runs('ingest')) {
+    if (runs('ingest')) await guarded('ingest', [['ingest', 'ingestRecords and POST /records vs raw BatchWriteItem', 'records/s', null, false], ['ingest-sealing', 'ingestRecords with sealing on vs off', 'records/s', 0.9, true]], async () => {
       const { runIngestBench } = await import('./ingest.ts');
       log(`ingest benchmark, N=${sizes.ingestN}, ${sizes.ingestRounds} round(s)`);
-      const r = await runIngestBench(services, { n: sizes.ingestN, rounds: sizes.ingestRounds, log });
+      const r = await runIngestBench(svc, { n: sizes.ingestN, rounds: sizes.ingestRounds, log });
       reports.push(r.report);
       entries.push(
         entry('ingest', `ingestRecords on DynamoDB, ${k(sizes.ingestN)} records: records/s vs raw BatchWriteItem of the same bytes (1 item per record)`, 'records/s', r.directRecordsPerSecond, r.referenceItemsPerSecond, null),
@@ -139,12 +149,12 @@ async function main(): Promise<void> {
         // A throughput ratio whose target is a floor: met when ≥ 0.9.
         entry('ingest-sealing', `ingestRecords with sealing on vs off (same run), ${k(sizes.ingestN)} records: records/s`, 'records/s', r.sealing.onRecordsPerSecond, r.sealing.offRecordsPerSecond, 0.9, { floor: true }),
       );
-    }
+    });
 
-    if (runs('full')) {
+    if (runs('full')) await guarded('full', [['3', 'full publish', 's', 1.5, false]], async () => {
       const { runFullPublishBench } = await import('./publish.ts');
       log(`3: full publish benchmark, N=${sizes.full}`);
-      const r = await runFullPublishBench(services, sizes.full, log);
+      const r = await runFullPublishBench(svc, sizes.full, log);
       const name = `full publish (full: true), ${k(r.n)} records, vs parallel Scan of the heads + DuckDB COPY to Parquet and gzip NDJSON`;
       entries.push(r.ours.error ? failed('3', name, 's', r.reference.ms / 1000, 1.5, r.ours.error) : entry('3', name, 's', r.ours.ms / 1000, r.reference.ms / 1000, 1.5));
       details['3'] = {
@@ -153,12 +163,12 @@ async function main(): Promise<void> {
         reference: { scan_seconds: round(r.reference.scanMs / 1000), duckdb_seconds: round(r.reference.duckdbMs / 1000), heads_per_second: round(r.reference.heads / (r.reference.scanMs / 1000), 0) },
         publish: childDetails(r.ours),
       };
-    }
+    });
 
-    if (runs('incremental')) {
+    if (runs('incremental')) await guarded('incremental', [['4', 'publisher peak RSS', 'MiB', 1.5, false], ['5', 'publish with nothing changed', 's', 1.5, false], ['8', 'incremental publish of a 1% change', 's', 2, false]], async () => {
       const { runIncrementalBenches, median } = await import('./incremental.ts');
       const retry = parseDuckDbSettings(process.env.BENCH_RETRY_DUCKDB ?? 'threads=1');
-      const r = await runIncrementalBenches(services, { tiny: sizes.tiny, mid: sizes.mid, large: sizes.large }, log, { retry });
+      const r = await runIncrementalBenches(svc, { tiny: sizes.tiny, mid: sizes.mid, large: sizes.large }, log, { retry });
       const rssMid = r.mid.publish.maxRss / MiB;
       const rssLarge = r.large.publish.maxRss / MiB;
       const name4 = `publisher peak RSS, incremental publish (1% change), ${k(sizes.large)} vs ${k(sizes.mid)} records (target also: ≤ 1536 MiB)`;
@@ -214,7 +224,7 @@ async function main(): Promise<void> {
         parallel: { wall_seconds: round(f.parallel.wallMs / 1000), parts: f.parallel.parts.map((p) => ({ rows: p.rows, wall_seconds: round(p.wallMs / 1000), duckdb_seconds: round(p.ms / 1000), peak_rss_mib: round(p.maxRss / MiB, 0) })) },
         sequential: { wall_seconds: round(f.sequential.wallMs / 1000), parts: f.sequential.parts.map((p) => ({ rows: p.rows, wall_seconds: round(p.wallMs / 1000), duckdb_seconds: round(p.ms / 1000), peak_rss_mib: round(p.maxRss / MiB, 0) })) },
       };
-    }
+    });
   } finally {
     if (services) {
       log('stopping the local services …');
