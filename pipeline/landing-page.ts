@@ -32,14 +32,16 @@ export const EVENT_DAY_WINDOW = 366;
 /** Map grid: events are counted per cell of this many degrees. */
 export const MAP_GRID_DEGREES = 0.25;
 /** At most this many map cells (the fullest ones). */
-export const MAP_MAX_BINS = 2000;
+export const MAP_MAX_BINS = 600;
 /** At most this many toll charts, and claims per chart. */
 export const TOLL_MAX_GROUPS = 12;
-export const TOLL_MAX_CLAIMS = 24;
+export const TOLL_MAX_CLAIMS = 16;
 /** Latest events and named persons listed (with their Persian text). */
 export const RECENT_ROWS = 12;
 /** Releases shown with a table of every file, its size and SHA-256; older ones link their manifest and SHA256SUMS. */
 export const RELEASES_WITH_FILES = 5;
+/** Releases listed at all (newest first); catalog.json lists every one. */
+export const RELEASES_LISTED = 100;
 
 /** One published claim that can be charted: a number with its claimant, period and qualifier. */
 export interface TollClaim {
@@ -212,22 +214,22 @@ function eventsChart(d: LandingData['events']): string {
   const bw = (W - left - 4) / days.length;
   const gap = bw > 4 ? 1 : 0;
   const types = EVENT_TYPES.filter((t) => d.perDay.some((r) => r.type === t)).concat([...new Set(d.perDay.map((r) => r.type))].filter((t) => !EVENT_TYPES.includes(t)));
-  let bars = '';
+  // One path per type (a rectangle per day): a year of days stays a few hundred kilobytes at most.
+  const segments = new Map<string, string[]>(types.map((t) => [t, []]));
+  const width = Math.max(0.5, bw - gap).toFixed(2);
   days.forEach((day, i) => {
     const m = byDay.get(day);
     if (!m) return;
     let y = top + plotH;
-    let rects = '';
     for (const t of types) {
       const n = m.get(t);
       if (!n) continue;
       const h = (n / max) * plotH;
       y -= h;
-      rects += `<rect class="bar t-${esc(t)}" x="${(left + i * bw).toFixed(2)}" y="${y.toFixed(2)}" width="${Math.max(0.5, bw - gap).toFixed(2)}" height="${h.toFixed(2)}" fill="${colourOf(t)}"/>`;
+      segments.get(t)!.push(`M${(left + i * bw).toFixed(2)} ${y.toFixed(2)}h${width}v${h.toFixed(2)}h-${width}z`);
     }
-    const parts = types.filter((t) => m.get(t)).map((t) => `${words(t)} ${m.get(t)}`);
-    bars += `<g><title>${day}: ${totals[i]} (${esc(parts.join(', '))})</title>${rects}</g>`;
   });
+  const bars = types.map((t) => `<path class="bar t-${esc(t)}" fill="${colourOf(t)}" d="${segments.get(t)!.join('')}"><title>${esc(words(t))}</title></path>`).join('');
   const axis =
     `<line x1="${left}" y1="${top + plotH}" x2="${W - 4}" y2="${top + plotH}" stroke="#999"/>` +
     `<line x1="${left}" y1="${top}" x2="${W - 4}" y2="${top}" stroke="#eee"/>` +
@@ -327,14 +329,11 @@ function tollsSection(d: LandingData['tolls']): string {
 
 /** The outline's ring as [lon, lat] pairs. */
 const OUTLINE = (outline as { geometry: { coordinates: number[][][] } }).geometry.coordinates[0]!;
-const PRECISION_STYLE: Record<string, string> = {
-  exact: 'fill="#b2182b" fill-opacity="0.9"',
-  neighbourhood: 'fill="#b2182b" fill-opacity="0.6" stroke="#b2182b"',
-  city: 'fill="#b2182b" fill-opacity="0.25" stroke="#b2182b" stroke-width="1.2"',
-  province: 'fill="none" stroke="#b2182b" stroke-width="1.2" stroke-dasharray="3 2"',
-  country: 'fill="none" stroke="#b2182b" stroke-width="1" stroke-dasharray="1 2"',
-};
-const styleOf = (p: string) => PRECISION_STYLE[p] ?? PRECISION_STYLE.country!;
+/** A map mark's style per precision (CSS classes `p-…` in the page's style sheet); unknown: like country. */
+const PRECISION_CSS = GeoPrecision.options.map((p) => `.p-${p}`).join(',') + '{fill:#b2182b;stroke:#b2182b}' +
+  '.p-exact{fill-opacity:.9;stroke:none}.p-neighbourhood{fill-opacity:.6}.p-city{fill-opacity:.25;stroke-width:1.2}' +
+  '.p-province{fill:none;stroke-width:1.2;stroke-dasharray:3 2}.p-country,.p-x{fill:none;stroke:#b2182b;stroke-width:1;stroke-dasharray:1 2}';
+const precisionClass = (p: string) => ((GeoPrecision.options as readonly string[]).includes(p) ? `p-${p}` : 'p-x');
 const radiusOf = (n: number) => Math.min(16, 3.5 + 1.6 * Math.sqrt(n));
 
 function mapSection(d: LandingData['map']): string {
@@ -351,9 +350,9 @@ function mapSection(d: LandingData['map']): string {
   let body = `<path class="outline" d="${path}" fill="#f4f1ea" stroke="#777" stroke-width="1"/>`;
   // Largest first, so that small cells stay on top and visible.
   for (const b of [...d.bins].sort((a, b2) => b2.n - a.n)) {
-    body += `<circle class="pt p-${esc(b.precision)}" cx="${px(b.lon)}" cy="${py(b.lat)}" r="${radiusOf(b.n).toFixed(1)}" ${styleOf(b.precision)}><title>${b.place ? `${svgText(b.place, 80)}: ` : ''}${b.n} event${b.n === 1 ? '' : 's'}, precision ${esc(b.precision)}</title></circle>`;
+    body += `<circle class="pt ${precisionClass(b.precision)}" cx="${px(b.lon)}" cy="${py(b.lat)}" r="${radiusOf(b.n).toFixed(1)}"><title>${b.place ? `${svgText(b.place, 80)}: ` : ''}${b.n} event${b.n === 1 ? '' : 's'}, precision ${esc(b.precision)}</title></circle>`;
   }
-  const swatch = (p: string) => `<svg class="sw" viewBox="0 0 14 14" aria-hidden="true"><circle cx="7" cy="7" r="5.5" ${styleOf(p)}/></svg>`;
+  const swatch = (p: string) => `<svg class="sw" viewBox="0 0 14 14" aria-hidden="true"><circle class="${precisionClass(p)}" cx="7" cy="7" r="5.5"/></svg>`;
   const legend = `<ul class="legend">${GeoPrecision.options.map((p) => `<li>${swatch(p)}${esc(p)}</li>`).join('')}<li>larger circle: more events</li></ul>`;
   const total = d.bins.reduce((a, b) => a + b.n, 0);
   const caption =
@@ -389,6 +388,7 @@ function recentSection(data: LandingData): string {
 
 function releasesSection(catalog: Catalog, files: ReadonlyMap<string, ReleaseFile[]>): string {
   const items = catalog.versions
+    .slice(0, RELEASES_LISTED)
     .map((v, i) => {
       const base = `releases/${v.version}/`;
       const list = files.get(v.version);
@@ -401,7 +401,10 @@ function releasesSection(catalog: Catalog, files: ReadonlyMap<string, ReleaseFil
       return `<li>${head}<details${i === 0 ? ' open' : ''}><summary>${list.length} files, with size and SHA-256</summary><table class="files"><thead><tr><th>File, and its SHA-256 below it</th><th class="n">Bytes</th></tr></thead><tbody>${rows}</tbody></table></details></li>`;
     })
     .join('');
-  return `<h2 id="releases">Releases</h2><p>Newest first. The newest ${RELEASES_WITH_FILES} list every file with its size and SHA-256 here (read from each release's SHA256SUMS, its manifest checked through the hash chain); for every release, its <code>manifest.json</code> and <code>SHA256SUMS</code> list every file with its size and hash.</p><ul class="releases">${items}</ul>`;
+  const more = catalog.versions.length - RELEASES_LISTED;
+  return `<h2 id="releases">Releases</h2><p>Newest first. The newest ${RELEASES_WITH_FILES} list every file with its size and SHA-256 here (read from each release's SHA256SUMS, its manifest checked through the hash chain); for every release, its <code>manifest.json</code> lists every file with its size and SHA-256, and <code>SHA256SUMS</code> every hash.</p><ul class="releases">${items}</ul>${
+    more > 0 ? `<p>${num(more)} older releases are listed in <a href="catalog.json">catalog.json</a>, each with its manifest.</p>` : ''
+  }`;
 }
 
 /** What index.html is made of: the catalog just committed, the latest manifest, and the release's aggregates. */
@@ -452,7 +455,7 @@ function countsSection(catalog: Catalog, manifest: Manifest): string {
     .join('');
   const ch = manifest.changes;
   return `<h2 id="counts">Records in this release</h2>
-<table class="counts"><thead><tr><th>Table</th><th class="n">Rows</th>${prev ? `<th class="n">In ${esc(prev.version)}</th>` : ''}</tr></thead><tbody>${rows}</tbody></table>
+<table class="counts"><thead><tr><th>Table</th><th class="n">Rows</th>${prev ? `<th class="n">Previous release</th>` : ''}</tr></thead><tbody>${rows}</tbody></table>
 <p>Changes since ${manifest.previous_version ? `the previous release ${esc(manifest.previous_version)}` : 'nothing (this is the first release)'}: <strong>${num(ch.add)}</strong> added, <strong>${num(ch.modify)}</strong> modified, <strong>${num(ch.delete)}</strong> deleted (the <code>changes</code> table says which).</p>`;
 }
 
@@ -474,14 +477,14 @@ export function landingPage(input: LandingInput): string {
 *{box-sizing:border-box}body{font-family:system-ui,sans-serif;max-width:860px;margin:0 auto;padding:1rem;color:#222;line-height:1.45;overflow-wrap:anywhere}
 h1{font-size:1.5rem;line-height:1.25}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
 svg{display:block;max-width:100%;height:auto}figure.chart svg,svg.key{max-width:600px}figure{margin:1rem 0}figcaption{font-size:.9rem;color:#444}
-table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;padding:.2rem .4rem;border-bottom:1px solid #e4e4e4;vertical-align:top}
+table{border-collapse:collapse;width:100%;font-size:.9rem}table.counts th{overflow-wrap:normal}th,td{text-align:left;padding:.2rem .4rem;border-bottom:1px solid #e4e4e4;vertical-align:top}
 .n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}.scroll{overflow-x:auto;max-width:100%}
 table.files tr.file td{border-bottom:0;padding-bottom:0}code.h{font-size:.75rem;word-break:break-all;background:none;color:#555}ul{padding-left:1.2rem}
 pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f5f5f5;padding:.5rem;font-size:.8rem}code{background:#f3f3f3;padding:0 .2rem}
 .legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.2rem 1rem;font-size:.85rem;margin:.3rem 0}
 span.sw{display:inline-block;width:.8em;height:.8em;margin-right:.3em;vertical-align:-.05em}svg.sw{display:inline-block;width:1em;height:1em;margin-right:.3em;vertical-align:-.15em}
 .lab{font-size:12px;font-weight:600}.sub{font-size:11px;fill:#555}.ax{font-size:10.5px;fill:#555}.fa{font-size:1.05rem;margin:.2rem 0}
-ul.recent li,ul.releases li{margin-bottom:.6rem}summary{cursor:pointer}
+ul.recent li,ul.releases li{margin-bottom:.6rem}summary{cursor:pointer}${PRECISION_CSS}
 </style></head>
 <body><h1>${esc(input.title)}</h1>
 <p>An open, versioned ledger of human-rights documentation: <strong>events</strong> (where and when something happened), <strong>claims</strong> (numbers that someone published: conflicting tolls sit side by side, never merged into one), <strong>persons</strong> and the <strong>sources</strong> behind every record. Each release is an immutable, complete snapshot in Parquet and gzip NDJSON, described by a manifest whose SHA-256 chains it to the release before it. What could endanger people is never published: contact details, witnesses and editors' notes stay out, and a person's name is published only when it is already public or given with consent.</p>
