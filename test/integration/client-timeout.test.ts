@@ -56,8 +56,8 @@ describe('client timeouts', () => {
       for (const r of reads) {
         expect(r.err).toBeInstanceOf(Error);
         expect(isOutage(r.err)).toBe(true);
-        // Generous under load; the design budget is asserted above and the figure reported.
-        expect(r.ms).toBeLessThan(8_000);
+        // It gave up by itself (a timeout, not the test's limit); the budget is asserted above, the time reported.
+        expect((r.err as Error).name).toBe('TimeoutError');
       }
       reportFigure({ section: 'outages', figure: 'ms until a DynamoDB call to a silent server failed (max of 3)', value: Math.max(...reads.map((r) => r.ms)), source: 'test/integration/client-timeout.test.ts' });
     } finally {
@@ -72,7 +72,7 @@ describe('client timeouts', () => {
       const r = await timed(() => a.objects.ping());
       expect(r.err).toBeInstanceOf(Error);
       expect(isOutage(r.err)).toBe(true);
-      expect(r.ms).toBeLessThan(8_000);
+      expect((r.err as Error).name).toBe('TimeoutError');
       reportFigure({ section: 'outages', figure: 'ms until an S3 call to a silent server failed', value: r.ms, source: 'test/integration/client-timeout.test.ts' });
     } finally {
       a.dynamodb.destroy();
@@ -109,12 +109,17 @@ describe('client timeouts', () => {
       const publisher = forPublishing(a);
       expect(publisher.records).not.toBe(a.records);
       expect(a.publisherStores()).toBe(a.publisherStores());
-      const [api, batch] = await Promise.all([timed(() => a.records.getHead('src-x')), timed(() => publisher.records.getHead('src-x'))]);
+      // Which gave up first, not how long each took: the API's client at its 4 s while the publisher's still waited.
+      let batchSettled = false;
+      let batchPendingWhenApiGaveUp = false;
+      const [api, batch] = await Promise.all([
+        timed(() => a.records.getHead('src-x')).then((r) => ((batchPendingWhenApiGaveUp = !batchSettled), r)),
+        timed(() => publisher.records.getHead('src-x')).then((r) => ((batchSettled = true), r)),
+      ]);
       expect(isOutage(api.err)).toBe(true);
       expect(isOutage(batch.err)).toBe(true);
-      // The API's client gave up at its 4 s; the publisher's waited past that, to its own (here 7 s).
-      expect(batch.ms).toBeGreaterThanOrEqual(6_500);
-      expect(api.ms).toBeLessThan(batch.ms);
+      expect([(api.err as Error).name, (batch.err as Error).name]).toEqual(['TimeoutError', 'TimeoutError']);
+      expect(batchPendingWhenApiGaveUp).toBe(true);
       expect(PUBLISHER_TIMEOUTS.dynamodbRequestMs).toBeGreaterThan(CLIENT_TIMEOUTS.dynamodbRequestMs);
     } finally {
       a.dynamodb.destroy();
