@@ -6,6 +6,7 @@ import {
   EVENT_DAY_WINDOW,
   MAP_MAX_BINS,
   RECENT_ROWS,
+  RELEASES_LISTED,
   TOLL_MAX_CLAIMS,
   TOLL_MAX_GROUPS,
   claimValueText,
@@ -275,6 +276,13 @@ describe('landingPage', () => {
     );
     expect(html).toContain(`<a href="releases/${V1}/manifest.json">manifest.json</a> · <a href="releases/${V1}/SHA256SUMS">SHA256SUMS</a></li>`);
   });
+
+  it('lists the newest RELEASES_LISTED releases, whatever the history; catalog.json has the rest', () => {
+    const many = Array.from({ length: RELEASES_LISTED + 50 }, (_, i) => ({ ...catalog.versions[1]!, version: `2025${String(1 + Math.floor(i / 28)).padStart(2, '0')}${String(1 + (i % 28)).padStart(2, '0')}T000000Z` }));
+    const html = landingPage({ ...input(), catalog: { ...catalog, versions: [catalog.versions[0]!, ...many] } });
+    expect(html.match(/<li><strong>\d{8}T\d{6}Z<\/strong>/g)).toHaveLength(RELEASES_LISTED);
+    expect(html).toContain('51 older releases are listed in <a href="catalog.json">catalog.json</a>');
+  });
 });
 
 describe("the builder's landing aggregates (real DuckDB, no network)", () => {
@@ -306,7 +314,7 @@ describe("the builder's landing aggregates (real DuckDB, no network)", () => {
   const day = (i: number) => new Date(Date.UTC(2024, 0, 1) + i * 86_400_000).toISOString().slice(0, 10);
   const ev = (id: string, extra: Record<string, unknown>) => ({ id, kind: 'event', event_type: 'protest', date_precision: 'day', verification: 'reported', description: `d ${id}`, source_ids: ['src-1'], ...extra });
 
-  it('stays bounded at any size: 366 days, the 2,000 fullest map cells, 12 sets of 24 claims, 12 latest events; the rest counted', async () => {
+  it(`stays bounded at any size: ${EVENT_DAY_WINDOW} days, the ${MAP_MAX_BINS} fullest map marks, ${TOLL_MAX_GROUPS} sets of ${TOLL_MAX_CLAIMS} claims, ${RECENT_ROWS} latest events; the rest counted`, async () => {
     const records: Array<Record<string, unknown>> = [{ id: 'src-1', kind: 'source', title: 'T', publisher: 'P', publisher_type: 'ngo', medium: 'article', reliability: 'unknown' }];
     // 2,500 events each alone in its cell, dated over 800 days; 10 more in one cell (the fullest).
     for (let i = 0; i < 2500; i++) records.push(ev(`evt-grid-${i}`, { date_start: day(i % 800), location: { country: 'IR', latitude: -60 + (i % 100) * 0.5, longitude: -170 + Math.floor(i / 100) * 0.5, geo_precision: 'city' } }));
