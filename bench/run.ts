@@ -13,7 +13,7 @@
  * |---|---|---|---|---|
  * | 1 | ingest-api | bench/ingest-api.ts: POST /records, 4 clients, sealing on, vs BatchWriteItem of the items it wrote | 20 k records | 1 k |
  * | ingest | ingest | bench/ingest.ts: ingestRecords and POST /records vs raw BatchWriteItem; sealing on vs off | 5,000 records × 3 rounds | 500 × 1 |
- * | 2 | validation | bench/validation.ts: JSON text → validated records vs ajv and JSON.parse | 100 k records, 5 rounds | 10 k, 3 |
+ * | 2 | validation | bench/validation.ts: JSON text → validated records vs ajv and JSON.parse | 100 k records, 5 rounds | 10 k, 5 |
  * | 3 | full | bench/publish.ts: full publish vs parallel Scan + DuckDB COPY | 100 k records | 2 k |
  * | 4 | incremental | bench/incremental.ts: publisher peak RSS, incremental publish of a 1% change | 100 k and 1 M | 2 k and 20 k |
  * | 5 | incremental | bench/incremental.ts: publish with nothing changed | 1 M vs 1 k | 20 k vs 1 k |
@@ -42,7 +42,7 @@ const MiB = 2 ** 20;
 
 const SIZES = {
   full: { ingestApiN: 20_000, ingestApiWarm: 2000, ingestN: 5000, ingestRounds: 3, validationN: 100_000, validationRounds: 5, queryN: 100_000, queryRuns: 5, coldRuns: 7, full: 100_000, tiny: 1000, mid: 100_000, large: 1_000_000 },
-  quick: { ingestApiN: 1000, ingestApiWarm: 200, ingestN: 500, ingestRounds: 1, validationN: 10_000, validationRounds: 3, queryN: 5000, queryRuns: 3, coldRuns: 3, full: 2000, tiny: 1000, mid: 2000, large: 20_000 },
+  quick: { ingestApiN: 1000, ingestApiWarm: 200, ingestN: 500, ingestRounds: 1, validationN: 10_000, validationRounds: 5, queryN: 5000, queryRuns: 3, coldRuns: 3, full: 2000, tiny: 1000, mid: 2000, large: 20_000 },
 };
 
 async function main(): Promise<void> {
