@@ -14,13 +14,15 @@
  * DynamoDB Local compiles its hot paths only after some thousands of requests.
  */
 import { randomBytes } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { startApiServer } from '../local/api-server.ts';
+import { dynamodbClientConfig } from '../local/services.ts';
 import { registerBootstrapKey } from '../pipeline/manage-keys.ts';
 import type { SubmitResult } from '../schemas/api.ts';
 import { documentClient } from '../storage/dynamodb-table.ts';
 import { generateRecords, mixFor, validateSample } from './records.ts';
-import { batchWrite, batches, benchContext, envInt, fmt, isMain, pool, standalone, type BenchContext, type Endpoints, type Log } from './support.ts';
+import { batchWrite, batches, benchContext, envInt, fmt, isMain, pool, standalone, type Endpoints, type Log } from './support.ts';
 
 type Item = Record<string, unknown>;
 const CLIENTS = 4;
@@ -38,13 +40,19 @@ export interface IngestApiBenchResult {
   report: string;
 }
 
+/**
+ * The bench's own client: 60 s a request. The API's clients give up after 4 s, which a loaded DynamoDB
+ * Local exceeds on a Scan page; the handlers keep theirs (a 503 there is answered by the client's retry).
+ */
+const patient = (endpoints: Endpoints) => new DynamoDBClient({ ...dynamodbClientConfig(endpoints.dynamodbEndpoint), requestHandler: { requestTimeout: 60_000 } });
+
 /** Every item of the table, by a paginated Scan (consistent). */
-async function scanAll(c: BenchContext): Promise<Item[]> {
-  const db = documentClient(c.ctx.dynamodb);
+async function scanAll(client: DynamoDBClient, tableName: string): Promise<Item[]> {
+  const db = documentClient(client);
   const out: Item[] = [];
   let start: Item | undefined;
   do {
-    const page = await db.send(new ScanCommand({ TableName: c.tableName, ExclusiveStartKey: start, ConsistentRead: true }));
+    const page = await db.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: start, ConsistentRead: true }));
     out.push(...((page.Items ?? []) as Item[]));
     start = page.LastEvaluatedKey as Item | undefined;
   } while (start);
@@ -97,10 +105,11 @@ async function postWaves(url: string, key: string, waves: Buffer[][]): Promise<{
 /** Ingests `records` over HTTP into a fresh table; returns the time and the items the ingest wrote. */
 async function ingestOverHttp(endpoints: Endpoints, records: ReadonlyArray<Record<string, unknown>>, label: string): Promise<{ ms: number; retries: number; items: Item[] }> {
   const c = await benchContext(endpoints, label);
+  const client = patient(endpoints);
   try {
     const key = `rl_bench_${randomBytes(24).toString('base64url')}`;
     await registerBootstrapKey(key, c.ctx);
-    const before = new Set((await scanAll(c)).map(keyOf));
+    const before = new Set((await scanAll(client, c.tableName)).map(keyOf));
     const server = await startApiServer(c.ctx, { port: 0 });
     let posted: { ms: number; retries: number };
     try {
@@ -108,9 +117,10 @@ async function ingestOverHttp(endpoints: Endpoints, records: ReadonlyArray<Recor
     } finally {
       await server.close();
     }
-    const items = (await scanAll(c)).filter((it) => !before.has(keyOf(it)));
+    const items = (await scanAll(client, c.tableName)).filter((it) => !before.has(keyOf(it)));
     return { ...posted, items };
   } finally {
+    client.destroy();
     await c.dispose();
   }
 }
@@ -118,12 +128,14 @@ async function ingestOverHttp(endpoints: Endpoints, records: ReadonlyArray<Recor
 /** BatchWriteItem of `items` into a fresh table, `CLIENTS` requests in flight. Returns ms. */
 async function reference(endpoints: Endpoints, items: Item[], label: string): Promise<number> {
   const c = await benchContext(endpoints, label);
+  const client = patient(endpoints);
   try {
-    const ms = await batchWrite(c.ctx.dynamodb, c.tableName, items, CLIENTS);
-    const stored = await scanAll(c);
+    const ms = await batchWrite(client, c.tableName, items, CLIENTS);
+    const stored = await scanAll(client, c.tableName);
     if (stored.length !== items.length) throw new Error(`reference: ${stored.length} items stored of ${items.length}`);
     return ms;
   } finally {
+    client.destroy();
     await c.dispose();
   }
 }
