@@ -69,3 +69,20 @@ describe('cpu profile summary', () => {
     expect(totalUnder(profile, /^b$/)).toBe(2);
   });
 });
+
+describe('id 1: the bodies a bulk loader sends', () => {
+  it('go in dependency waves (sources; events; claims and persons), at most 1,000 records a body, a small wave cut for 4 clients', async () => {
+    // Prepare
+    const { generateRecords, mixFor } = await import('../../bench/records.ts');
+    const { waveBodies } = await import('../../bench/ingest-api.ts');
+    const records = generateRecords(mixFor(10_000));
+
+    // Act
+    const waves = waveBodies(records).map((bodies) => bodies.map((b) => b.toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string })));
+
+    // Assess
+    expect(waves.map((w) => [...new Set(w.flat().map((r) => r.kind))].sort())).toEqual([['source'], ['event'], ['claim', 'person']]);
+    expect(waves.map((w) => w.map((b) => b.length))).toEqual([[250, 250, 250, 250], [1000, 1000, 1000, 1000, 500], [1000, 1000, 1000, 1000, 500]]);
+    expect(waves.flat(2)).toHaveLength(10_000);
+  });
+});
