@@ -220,6 +220,8 @@ async function writeAll(primaries: ReadonlyArray<Candidate>, batch: Batch, princ
     const outcomes: GroupWriteOutcome[] = grouped
       ? await grouped(writes.map((p) => p.write))
       : [(await deps.records.writeRevision(writes[0]!.write.head, writes[0]!.write.revision, writes[0]!.write.opts, writes[0]!.write.previous)) ? 'written' : 'stale'];
+    // The store always sends the first write: a group it would not start is a broken store, not a wait.
+    if (outcomes[0] === undefined || outcomes[0] === 'not_sent') throw new Error('the record store sent no write of a group');
     const unsent: Candidate[] = [];
     for (const [i, p] of writes.entries()) {
       const outcome = outcomes[i] ?? 'not_sent';
