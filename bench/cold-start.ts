@@ -20,7 +20,7 @@ import * as esbuild from 'esbuild';
 import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { ENTRIES } from '../functions/routes.ts';
 import { apiBundling, PROJECT_ROOT, publishBundling } from '../infra/lambda-bundling.ts';
-import { envInt, fmt, isMain, type Log } from './support.ts';
+import { envInt, fmt, isMain, median, type Log } from './support.ts';
 
 /**
  * Every function of infra/stateless-stack.ts, its file in functions/ and its bundling. The stack keeps
@@ -87,11 +87,6 @@ export interface ColdStartResult {
   duckdbAloneMs: number[];
   report: string;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 /** Where an input of the metafile comes from: its package, or the project's top folder. */
 export function origin(path: string): string {

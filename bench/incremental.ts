@@ -34,7 +34,7 @@ import { forPublishing } from '../storage/adapters.ts';
 import { runFanout, type FanoutResult } from './fanout.ts';
 import { describeDuckDb, publishInChild, type ChildPublish, type DuckDbSettings } from './publish-child.ts';
 import { seedRelease, submitChange, type Seeded } from './seed.ts';
-import { fmt, timedPort, type CallStats, type Endpoints, type Log } from './support.ts';
+import { fmt, median, timedPort, type CallStats, type Endpoints, type Log } from './support.ts';
 
 const RECORD_AND_ACTOR_TABLES = ['sources', 'events', 'event_actors', 'claims', 'persons'] as const;
 const lit = (s: string) => `'${s.replaceAll("'", "''")}'`;
@@ -67,7 +67,6 @@ export interface IncrementalResult {
   fanout: FanoutResult;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /**
  * The incremental publish of a seeded release's change, in a child process. A publish that fails is
@@ -233,4 +232,3 @@ export async function runIncrementalBenches(endpoints: Endpoints, sizes: Increme
   }
 }
 
-export { median };

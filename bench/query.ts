@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { seedRelease } from './seed.ts';
-import { envInt, fmt, isMain, standalone, type Endpoints, type Log } from './support.ts';
+import { envInt, fmt, isMain, median, standalone, type Endpoints, type Log } from './support.ts';
 
 const QUERY_TABLES = ['events', 'claims'] as const;
 type QueryTable = (typeof QUERY_TABLES)[number];
@@ -74,7 +74,6 @@ async function download(baseUrl: string, version: string, dir: string): Promise<
   return { parquet, ndjson, bytes };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 export async function runQueryBench(endpoints: Endpoints, opts: { n: number; runs?: number; log: Log }): Promise<QueryBenchResult> {

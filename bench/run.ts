@@ -31,7 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { startLocalServices, type LocalServices } from '../local/services.ts';
 import { describeDuckDb, parseDuckDbSettings, type ChildPublish } from './publish-child.ts';
 import { entry, failed, round, targetText, type Entry } from './entries.ts';
-import { fmt, loadavg, table } from './support.ts';
+import { fmt, loadavg, median, table } from './support.ts';
 
 // One INFO line per API request would interleave with the figures; set before the handlers load.
 process.env.LEDGER_LOG_LEVEL ??= 'WARN';
@@ -131,7 +131,7 @@ async function main(): Promise<void> {
         entry('7', `api-submit built with zod's locales left out (an esbuild plugin the CDK app does not use): bundle size vs as built`, 'MiB', z.bytes / 2 ** 20, submit.bytes / 2 ** 20, null),
         entry('7', `the same: import median vs as built`, 'ms', z.medianMs, submit.medianMs, null),
       );
-      const duck = [...r.duckdbAloneMs].sort((a, b) => a - b)[Math.floor(r.duckdbAloneMs.length / 2)]!;
+      const duck = median(r.duckdbAloneMs);
       entries.push(entry('7', `import('@duckdb/node-api') alone (its native library), median of ${sizes.coldRuns}`, 'ms', duck, null, null));
       details['7'] = Object.fromEntries(
         [...r.bundles, p, z].map((b) => [b.name, { bytes: b.bytes, import_ms: b.importMs.map((x) => round(x, 1)), sdk_clients: b.sdkClients, forbidden: b.forbidden, largest_inputs_kib: Object.fromEntries(b.inputs.slice(0, 8).map(([n, by]) => [n, round(by / 1024, 1)])) }]),
@@ -166,7 +166,7 @@ async function main(): Promise<void> {
     });
 
     if (runs('incremental')) await guarded('incremental', [['4', 'publisher peak RSS', 'MiB', 1.5, false], ['5', 'publish with nothing changed', 's', 1.5, false], ['8', 'incremental publish of a 1% change', 's', 2, false]], async () => {
-      const { runIncrementalBenches, median } = await import('./incremental.ts');
+      const { runIncrementalBenches } = await import('./incremental.ts');
       const retry = parseDuckDbSettings(process.env.BENCH_RETRY_DUCKDB ?? 'threads=1');
       const r = await runIncrementalBenches(svc, { tiny: sizes.tiny, mid: sizes.mid, large: sizes.large }, log, { retry });
       const rssMid = r.mid.publish.maxRss / MiB;

@@ -311,6 +311,12 @@ export async function pool<T>(items: ReadonlyArray<T>, concurrency: number, work
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, run));
 }
 
+/** The median of `xs` (the mean of the middle two when their number is even). */
+export function median(xs: ReadonlyArray<number>): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
 export const seconds = (ms: number) => ms / 1000;
 export const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 export const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits).replace(/\B(?=(\d{3})+(?!\d))/g, digits === 0 ? ',' : '') : '—');

@@ -21,7 +21,7 @@ import { parseSubmission } from '../pipeline/parse-submission.ts';
 import { RECORD_KINDS, recordJsonSchema, type RecordKind } from '../schemas/records.ts';
 import { validateRecord } from '../schemas/validate-record.ts';
 import { generateRecords, mixFor } from './records.ts';
-import { batches, envInt, fmt, isMain, type Log } from './support.ts';
+import { batches, envInt, fmt, isMain, median, type Log } from './support.ts';
 
 export interface ValidationBenchResult {
   n: number;
@@ -33,11 +33,6 @@ export interface ValidationBenchResult {
   rounds: { ours: number[]; ajv: number[]; jsonParse: number[] };
   report: string;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 /** One ajv validator per kind, compiled from the JSON Schema the project publishes. */
 export function ajvValidators(): Record<RecordKind, ValidateFunction> {

@@ -32,6 +32,14 @@ describe('bench entries', () => {
   });
 });
 
+describe('median', () => {
+  it('is the middle of an odd count and the mean of the middle two of an even one', async () => {
+    const { median } = await import('../../bench/support.ts');
+    expect(median([5, 1, 3])).toBe(3);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+  });
+});
+
 describe('cold start: where a bundled file comes from', () => {
   it('names the package, scoped or not, or the project folder', () => {
     expect(origin('node_modules/zod/v4/core/schemas.js')).toBe('zod');
