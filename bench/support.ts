@@ -14,7 +14,7 @@ import type { AppContext } from '../functions/config.ts';
 import { SOFTWARE_NAME, SOFTWARE_VERSION } from '../functions/config.ts';
 import { dynamodbClientConfig, s3ClientConfig, startLocalServices } from '../local/services.ts';
 import { canonicalJson } from '../pipeline/canonical.ts';
-import type { AuditEntry, RecordHead, RecordStore, RevisionEntry, WriteOptions } from '../pipeline/ports.ts';
+import type { AuditEntry, GroupWriteOutcome, RecordHead, RecordStore, RevisionEntry, RevisionWrite, WriteOptions } from '../pipeline/ports.ts';
 import { createAdapters } from '../storage/adapters.ts';
 import { DynamoDbRecordStore } from '../storage/dynamodb-record-store.ts';
 import { documentClient, ensureTable } from '../storage/dynamodb-table.ts';
@@ -172,7 +172,10 @@ export function itemBytes(value: unknown, name = ''): number {
 /** Call counts and total latency per RecordStore method (latency sums overlap under concurrency). */
 export class TimedRecordStore implements RecordStore {
   readonly stats = new Map<string, { calls: number; ms: number }>();
-  constructor(private readonly inner: RecordStore) {}
+  constructor(private readonly inner: RecordStore) {
+    const grouped = inner.writeRevisions?.bind(inner);
+    if (grouped) this.writeRevisions = (writes) => this.time('writeRevisions', () => grouped(writes));
+  }
   private async time<T>(name: string, f: () => Promise<T>): Promise<T> {
     const t0 = performance.now();
     try {
@@ -193,6 +196,8 @@ export class TimedRecordStore implements RecordStore {
   writeRevision(head: RecordHead, revision: RevisionEntry, opts: WriteOptions, previous?: RecordHead) {
     return this.time('writeRevision', () => this.inner.writeRevision(head, revision, opts, previous));
   }
+  /** The grouped write, when the inner store has one: without it the pipeline would write record by record. */
+  readonly writeRevisions?: (writes: ReadonlyArray<RevisionWrite>) => Promise<GroupWriteOutcome[]>;
   updateHead(head: RecordHead, audit: AuditEntry, opts: WriteOptions, previous?: RecordHead) {
     return this.time('updateHead', () => this.inner.updateHead(head, audit, opts, previous));
   }
