@@ -250,9 +250,11 @@ export class DuckDbReleaseBuilder implements ReleaseBuilder {
    */
   private async landingData(): Promise<LandingData> {
     const dayPrecision = `coalesce(date_precision, 'day') = 'day'`;
+    // Each query reads only the columns it names; the events table is scanned a few times, never held.
     const [ev] = await this.rows(
-      `WITH e AS (SELECT date_start, ${dayPrecision} AS daily FROM final_events), newest AS (SELECT max(date_start) AS d FROM e WHERE daily)
-       SELECT count(*) AS total, count(*) FILTER (WHERE NOT daily) AS coarse,
+      `WITH e AS (SELECT date_start, ${dayPrecision} AS daily, latitude IS NOT NULL AND longitude IS NOT NULL AS located FROM final_events),
+            newest AS (SELECT max(date_start) AS d FROM e WHERE daily)
+       SELECT count(*) AS total, count(*) FILTER (WHERE NOT daily) AS coarse, count(*) FILTER (WHERE located) AS located,
               count(*) FILTER (WHERE daily AND date_diff('day', date_start, (SELECT d FROM newest)) >= ${EVENT_DAY_WINDOW}) AS before FROM e`,
     );
     const perDay = await this.rows(
@@ -265,11 +267,9 @@ export class DuckDbReleaseBuilder implements ReleaseBuilder {
     // Per cell and precision, so that a mark's style is true of every event in it.
     const cells = `SELECT floor(latitude / ${g}) AS cy, floor(longitude / ${g}) AS cx, ${rank} AS prec, count(*) AS n, avg(latitude) AS lat, avg(longitude) AS lon,
                           mode(coalesce(place, admin2, admin1, country)) AS place FROM final_events WHERE latitude IS NOT NULL AND longitude IS NOT NULL GROUP BY ALL`;
-    const bins = await this.rows(`SELECT n, lat, lon, prec, place FROM (${cells}) ORDER BY n DESC, cy, cx, prec LIMIT ${MAP_MAX_BINS}`);
-    const [mapTotals] = await this.rows(
-      `SELECT (SELECT count(*) FROM final_events WHERE latitude IS NULL OR longitude IS NULL) AS without, (SELECT count(*) FROM (${cells})) AS bins,
-              (SELECT count(*) FROM final_events WHERE latitude IS NOT NULL AND longitude IS NOT NULL) AS located`,
-    );
+    await this.db.run(`CREATE OR REPLACE TEMP TABLE landing_cells AS ${cells}`);
+    const bins = await this.rows(`SELECT n, lat, lon, prec, place FROM landing_cells ORDER BY n DESC, cy, cx, prec LIMIT ${MAP_MAX_BINS}`);
+    const [cellCount] = await this.rows('SELECT count(*) AS n FROM landing_cells');
     const shownEvents = bins.reduce((a, b) => a + Number(b.n), 0);
 
     // Claims in sets of overlapping periods (per metric, population and area; claims about one event
@@ -287,15 +287,15 @@ export class DuckDbReleaseBuilder implements ReleaseBuilder {
       i AS (SELECT *, sum(CASE WHEN reach IS NULL OR gs > reach THEN 1 ELSE 0 END) OVER (PARTITION BY ${key} ORDER BY gs, ge, id ROWS UNBOUNDED PRECEDING) AS island FROM r),
       sets AS (SELECT ${key}, island, count(*) AS claims, count(DISTINCT claimant) AS claimants, max(pe) AS last FROM i GROUP BY ALL),
       ranked AS (SELECT *, row_number() OVER (ORDER BY claimants DESC, last DESC, ${key}, island) AS set_rank FROM sets)`;
+    await this.db.run(`CREATE OR REPLACE TEMP TABLE landing_claims AS ${claimSets} SELECT i.*, ranked.set_rank FROM i JOIN ranked USING (${key}, island)`);
     const claims = await this.rows(
-      `${claimSets}
-       SELECT i.id, i.metric, i.population, i.area, i.claimant, i.claimant_type, i.qualifier, i.value_low, i.value_best, i.value_high, i.event_id,
-              strftime(i.ps, '%Y-%m-%d') AS ps, strftime(i.pe, '%Y-%m-%d') AS pe, ranked.set_rank
-       FROM i JOIN ranked USING (${key}, island) WHERE ranked.set_rank <= ${TOLL_MAX_GROUPS}
-       QUALIFY row_number() OVER (PARTITION BY ranked.set_rank ORDER BY coalesce(i.value_best, i.value_low, i.value_high) DESC, i.id) <= ${TOLL_MAX_CLAIMS}
-       ORDER BY ranked.set_rank, coalesce(i.value_best, i.value_low, i.value_high) DESC, i.id`,
+      `SELECT id, metric, population, area, claimant, claimant_type, qualifier, value_low, value_best, value_high, event_id,
+              strftime(ps, '%Y-%m-%d') AS ps, strftime(pe, '%Y-%m-%d') AS pe, set_rank
+       FROM landing_claims WHERE set_rank <= ${TOLL_MAX_GROUPS}
+       QUALIFY row_number() OVER (PARTITION BY set_rank ORDER BY coalesce(value_best, value_low, value_high) DESC, id) <= ${TOLL_MAX_CLAIMS}
+       ORDER BY set_rank, coalesce(value_best, value_low, value_high) DESC, id`,
     );
-    const [claimTotals] = await this.rows(`${claimSets} SELECT count(*) AS sets, coalesce(sum(claims), 0) AS claims FROM ranked`);
+    const [claimTotals] = await this.rows('SELECT count(DISTINCT set_rank) AS sets, count(*) AS claims FROM landing_claims');
     const intOrNull = (v: unknown) => (v === null || v === undefined ? null : Number(v));
     const recentEvents = await this.rows(
       `SELECT id, strftime(date_start, '%Y-%m-%d') AS ds, strftime(date_end, '%Y-%m-%d') AS de, event_type, coalesce(place, admin2, admin1) AS place,
@@ -310,9 +310,9 @@ export class DuckDbReleaseBuilder implements ReleaseBuilder {
       events: { total: Number(ev!.total), perDay: perDay.map((r) => ({ day: r.day as string, type: r.type as string, n: Number(r.n) })), coarseDates: Number(ev!.coarse), beforeWindow: Number(ev!.before) },
       map: {
         bins: bins.map((b) => ({ lat: Number(b.lat), lon: Number(b.lon), n: Number(b.n), precision: GeoPrecision.options[Number(b.prec)]!, place: (b.place as string | null) ?? null })),
-        withoutCoordinates: Number(mapTotals!.without),
-        omittedBins: Number(mapTotals!.bins) - bins.length,
-        omittedEvents: Number(mapTotals!.located) - shownEvents,
+        withoutCoordinates: Number(ev!.total) - Number(ev!.located),
+        omittedBins: Number(cellCount!.n) - bins.length,
+        omittedEvents: Number(ev!.located) - shownEvents,
       },
       tolls: {
         claims: claims.map((r) => ({
