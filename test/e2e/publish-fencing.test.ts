@@ -44,16 +44,20 @@ describe('a publisher whose lease expired mid-run', () => {
     // Renewals never answer (a partition, a paused process): only the holder's own clock can tell.
     const hanging: LeaseStore = Object.create(stack.ctx.leases, { renew: { value: () => new Promise<boolean>(() => undefined) } });
     const writes: Array<{ key: string; at: number }> = [];
+    let started = 0;
     const slow = instrument<ObjectStore>(stack.ctx.objects, new Map(), {
       putFile: async (key: string, path: string, opts: PutOptions) => {
         // When the publisher decided to write (its lease check just passed); the write lands a bit later.
         writes.push({ key, at: Date.now() });
-        await sleep(150);
+        // The first write is slow enough to outlast the lease, whatever the machine's speed: every later
+        // write would come after the holder's own expiry.
+        await sleep(writes.length === 1 ? Math.max(150, started + ttl + 300 - Date.now()) : 150);
         return stack.ctx.objects.putFile(key, path, opts);
       },
     });
-    const ttl = 1200;
-    const started = Date.now();
+    // Long enough for the build to reach its first write on a loaded machine (at 1.2 s it sometimes did not).
+    const ttl = 4000;
+    started = Date.now();
     const outcome = publishRelease({ ...stack.ctx, leases: hanging, objects: slow }, { leaseTtlMs: ttl }).then(
       () => undefined,
       (e: unknown) => e as Error,
