@@ -114,25 +114,34 @@ export async function releaseFiles(objects: ObjectStore, catalog: Catalog, folde
   if (own) out.set(folder.manifest.version, own);
 
   let expected = { version: folder.manifest.previous_version, sha256: folder.manifest.previous_manifest_sha256 };
-  for (const v of catalog.versions.slice(1, RELEASES_WITH_FILES)) {
-    if (v.version !== expected.version || !expected.sha256) break;
-    const base = `releases/${v.version}/`;
-    const manifestBytes = await objects.get(`${base}manifest.json`);
-    if (!manifestBytes || sha256Hex(manifestBytes) !== expected.sha256) break;
-    const sums = await objects.get(`${base}SHA256SUMS`);
-    if (!sums) break;
-    const sizes = new Map<string, number>();
-    for await (const o of objects.list(base)) sizes.set(o.key.slice(base.length), o.size);
-    const sumsText = Buffer.from(sums).toString('utf8');
-    // SHA256SUMS must name the manifest the chain checked, or its other lines are not to be trusted either.
-    if (!sumsText.includes(`${expected.sha256}  manifest.json\n`)) break;
-    const files = await fromSums(sumsText, async (p) => sizes.get(p), Buffer.from(sums));
-    if (!files) break;
-    out.set(v.version, files);
-    const m = Manifest.parse(JSON.parse(Buffer.from(manifestBytes).toString('utf8')));
-    expected = { version: m.previous_version, sha256: m.previous_manifest_sha256 };
+  try {
+    await olderReleases();
+  } catch {
+    // The release is committed: a bucket read that fails here costs the page the older file tables
+    // (it links their manifests and SHA256SUMS instead), never the page or latest/.
   }
   return out;
+
+  async function olderReleases(): Promise<void> {
+    for (const v of catalog.versions.slice(1, RELEASES_WITH_FILES)) {
+      if (v.version !== expected.version || !expected.sha256) break;
+      const base = `releases/${v.version}/`;
+      const manifestBytes = await objects.get(`${base}manifest.json`);
+      if (!manifestBytes || sha256Hex(manifestBytes) !== expected.sha256) break;
+      const sums = await objects.get(`${base}SHA256SUMS`);
+      if (!sums) break;
+      const sizes = new Map<string, number>();
+      for await (const o of objects.list(base)) sizes.set(o.key.slice(base.length), o.size);
+      const sumsText = Buffer.from(sums).toString('utf8');
+      // SHA256SUMS must name the manifest the chain checked, or its other lines are not to be trusted either.
+      if (!sumsText.includes(`${expected.sha256}  manifest.json\n`)) break;
+      const files = await fromSums(sumsText, async (p) => sizes.get(p), Buffer.from(sums));
+      if (!files) break;
+      out.set(v.version, files);
+      const m = Manifest.parse(JSON.parse(Buffer.from(manifestBytes).toString('utf8')));
+      expected = { version: m.previous_version, sha256: m.previous_manifest_sha256 };
+    }
+  }
 }
 
 /** Makes latest/ a copy of release `version` (server-side copies), then removes anything else there. */

@@ -171,3 +171,27 @@ describe('a publish that fails after its commit (index.html, athena/, the latest
 
 /** The system clock (the releases of these cases must follow the earlier ones in time). */
 const systemClockFrom = (): PublishDeps['clock'] => ({ now: () => new Date() });
+
+describe('the landing page when an older release cannot be read', () => {
+  it("a failed read of an earlier release's manifest costs the page that release's file table, not the page, latest/ or the publish", async () => {
+    const added = await pendingChange();
+    const previous = (await catalog(stack)).value.latest as string;
+    const broken = new FailingObjectStore(stack.ctx.objects, () => false);
+    broken.get = async (key: string) => {
+      // After the commit (the publish reads the previous manifest at its start too, and must).
+      if (key === `releases/${previous}/manifest.json` && broken.written.includes('catalog.json')) throw new Error('injected failure: a read of an older release');
+      return stack.ctx.objects.get(key);
+    };
+    const result = await publishRelease({ ...stack.ctx, objects: broken });
+    expect(result.published).toBe(true);
+    const version = (result as { version: string }).version;
+    const rel = await verifyRelease(stack, version);
+    expect(ndjsonGz(rel.files.get('json/changes.ndjson.gz')!).map((c: Json) => c.id)).toEqual([added]);
+    expect(await listKeys(stack.ctx.objects, 'latest/')).toEqual([...rel.files.keys()].map((k) => `latest/${k}`).sort());
+    const page = (await fetchObject(stack.publicBaseUrl, 'index.html')).toString('utf8');
+    // The new release's files are listed with their hashes; the earlier one is linked, without a table.
+    expect(page).toContain(`releases/${version}/tables/sources/part-00000.parquet`);
+    expect(page).toContain(`releases/${previous}/SHA256SUMS`);
+    expect(page).not.toContain(`releases/${previous}/tables/sources/part-00000.parquet`);
+  });
+});
