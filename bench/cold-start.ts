@@ -2,7 +2,7 @@
  * Benchmark id 7: cold start. Every Lambda function of the stack is bundled with esbuild's API exactly
  * as the CDK app bundles it (the options of infra/lambda-bundling.ts `apiBundling` / `publishBundling`
  * turned into esbuild's, as aws-lambda-nodejs turns them into its command line: --bundle, platform node,
- * index.mjs, minified, source map without sources, the DuckDB alias of the API functions), into a
+ * index.mjs, minified, source map without sources, the DuckDB and zod aliases of the API functions), into a
  * temporary folder. Measured: the size of index.mjs, what it holds (esbuild's metafile: no DuckDB, no
  * CDK, which AWS SDK clients), and the time to import it in a fresh Node process (`await import()`
  * timed inside the process, with the deployment's NODE_OPTIONS=--enable-source-maps and placeholder
@@ -14,7 +14,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -81,8 +81,6 @@ export interface ColdStartResult {
   bundles: BundleFigures[];
   /** The publisher built with DuckDB aliased to the stand-in: its import without DuckDB's load. */
   publisherWithoutDuckDb: BundleFigures;
-  /** api-submit built with {@link zodEnglishOnly}: what leaving zod's locales out would save. */
-  zodEnglishOnly: BundleFigures;
   /** `import('@duckdb/node-api')` alone, from the project's node_modules. */
   duckdbAloneMs: number[];
   report: string;
@@ -130,23 +128,10 @@ export function importTime(specifier: string, cwd: string): number {
   return r.ms;
 }
 
-/**
- * An esbuild plugin the CDK app does NOT use (its bundling is esbuild's command line, which takes no
- * plugin): zod's `export * as locales` namespace, which esbuild cannot tree-shake, resolved to English
- * only (the one locale zod configures; its schemas import en.js directly). Measures what that would save.
- */
-export const zodEnglishOnly: esbuild.Plugin = {
-  name: 'zod-english-only',
-  setup(build) {
-    build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => (/[\\/]zod[\\/]v4[\\/](classic|core)$/.test(args.resolveDir) ? { path: join(args.resolveDir, '..', 'locales', 'en.js'), namespace: 'zod-en-only' } : undefined));
-    build.onLoad({ filter: /.*/, namespace: 'zod-en-only' }, (args) => ({ contents: `export { default as en } from ${JSON.stringify(args.path)};`, resolveDir: dirname(args.path), loader: 'js' }));
-  },
-};
-
-async function buildOne(name: string, file: string, api: boolean, bundling: BundlingOptions, work: string, runs: number, plugins: esbuild.Plugin[] = []): Promise<BundleFigures> {
+async function buildOne(name: string, file: string, api: boolean, bundling: BundlingOptions, work: string, runs: number): Promise<BundleFigures> {
   const outdir = join(work, name);
   const opts = esbuildOptions(bundling, join(PROJECT_ROOT, 'functions', `${file}.ts`), outdir);
-  const result = await esbuild.build({ ...opts, plugins });
+  const result = await esbuild.build(opts);
   // The publisher's external DuckDB: the CDK copies the installed packages beside the bundle; here a link to them.
   if (!api && (opts.external ?? []).length > 0) await symlink(join(PROJECT_ROOT, 'node_modules'), join(outdir, 'node_modules'), 'dir');
   const bytes = (await stat(opts.outfile!)).size;
@@ -173,9 +158,6 @@ export async function runColdStartBench(opts: { runs?: number; log: Log }): Prom
     const pub = FUNCTIONS.find((f) => !f.api)!;
     const withoutDuckDb = await buildOne('publisher-without-duckdb', pub.file, false, { ...apiBundling(), externalModules: [] }, work, runs);
     log(`cold start: publisher built with DuckDB's stand-in: ${fmt(withoutDuckDb.bytes / 1024)} KiB, import median ${fmt(withoutDuckDb.medianMs)} ms`);
-    const submit = FUNCTIONS.find((f) => f.name === 'api-submit')!;
-    const zodEnglish = await buildOne('api-submit-zod-english-only', submit.file, true, submit.bundling(), work, runs, [zodEnglishOnly]);
-    log(`cold start: api-submit with zod's locales left out (not what the CDK app builds): ${fmt(zodEnglish.bytes / 1024)} KiB, import median ${fmt(zodEnglish.medianMs)} ms`);
     const duckdbAloneMs: number[] = [];
     for (let i = 0; i < runs; i++) duckdbAloneMs.push(importTime('@duckdb/node-api', PROJECT_ROOT));
     log(`cold start: import('@duckdb/node-api') alone: median ${fmt(median(duckdbAloneMs))} ms`);
@@ -184,10 +166,9 @@ export async function runColdStartBench(opts: { runs?: number; log: Log }): Prom
       `COLD START  esbuild ${esbuild.version}, bundled as the CDK app does (minified ESM, node22 target); import in a fresh Node ${process.version} process, median of ${runs}`,
       ...bundles.map(row),
       row(withoutDuckDb),
-      row(zodEnglish),
       `  import('@duckdb/node-api') alone: median ${fmt(median(duckdbAloneMs))} ms (${duckdbAloneMs.map((ms) => fmt(ms)).join(' / ')})`,
     ].join('\n');
-    return { bundles, publisherWithoutDuckDb: withoutDuckDb, zodEnglishOnly: zodEnglish, duckdbAloneMs, report };
+    return { bundles, publisherWithoutDuckDb: withoutDuckDb, duckdbAloneMs, report };
   } finally {
     await rm(work, { recursive: true, force: true });
   }

@@ -18,7 +18,7 @@
  * | 4 | incremental | bench/incremental.ts: publisher peak RSS, incremental publish of a 1% change | 100 k and 1 M | 2 k and 20 k |
  * | 5 | incremental | bench/incremental.ts: publish with nothing changed | 1 M vs 1 k | 20 k vs 1 k |
  * | 6 | query | bench/query.ts: GROUP BY and join over a release's Parquet vs its gzip NDJSON, and their bytes | 100 k records, 5 runs | 5 k, 3 |
- * | 7 | cold-start | bench/cold-start.ts: each Lambda bundle's size and import time in a fresh process (and api-submit without zod's locales) | 7 imports each | 3 |
+ * | 7 | cold-start | bench/cold-start.ts: each Lambda bundle's size and import time in a fresh process | 7 imports each | 3 |
  * | 8 | incremental | bench/incremental.ts: incremental publish of a 1% change vs DuckDB rewriting the previous Parquet | 1 M | 20 k |
  * | fanout | incremental | bench/fanout.ts: the events table's parts built in 4 processes vs 1 | 1 M-record release | 20 k |
  *
@@ -125,16 +125,10 @@ async function main(): Promise<void> {
       }
       const p = r.publisherWithoutDuckDb;
       entries.push(entry('7', `publisher: import without DuckDB's load (built with the API functions' stand-in), median of ${sizes.coldRuns}`, 'ms', p.medianMs, null, 150));
-      const z = r.zodEnglishOnly;
-      const submit = r.bundles.find((b) => b.name === 'api-submit')!;
-      entries.push(
-        entry('7', `api-submit built with zod's locales left out (an esbuild plugin the CDK app does not use): bundle size vs as built`, 'MiB', z.bytes / 2 ** 20, submit.bytes / 2 ** 20, null),
-        entry('7', `the same: import median vs as built`, 'ms', z.medianMs, submit.medianMs, null),
-      );
       const duck = median(r.duckdbAloneMs);
       entries.push(entry('7', `import('@duckdb/node-api') alone (its native library), median of ${sizes.coldRuns}`, 'ms', duck, null, null));
       details['7'] = Object.fromEntries(
-        [...r.bundles, p, z].map((b) => [b.name, { bytes: b.bytes, import_ms: b.importMs.map((x) => round(x, 1)), sdk_clients: b.sdkClients, forbidden: b.forbidden, largest_inputs_kib: Object.fromEntries(b.inputs.slice(0, 8).map(([n, by]) => [n, round(by / 1024, 1)])) }]),
+        [...r.bundles, p].map((b) => [b.name, { bytes: b.bytes, import_ms: b.importMs.map((x) => round(x, 1)), sdk_clients: b.sdkClients, forbidden: b.forbidden, largest_inputs_kib: Object.fromEntries(b.inputs.slice(0, 8).map(([n, by]) => [n, round(by / 1024, 1)])) }]),
       );
     });
 

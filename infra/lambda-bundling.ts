@@ -75,11 +75,22 @@ const common: BundlingOptions = {
 /**
  * API handlers and the authorizer. storage/adapters.ts imports the DuckDB Parquet writer for every
  * entry point, but only publishing calls it; here `@duckdb/node-api` resolves to a stand-in that
- * fails if it is ever called, so these functions stay small, native-free and arm64.
+ * fails if it is ever called, so these functions stay small, native-free and arm64. `zod` resolves to
+ * its own modules without the namespaces that carry every locale (infra/zod-without-locales/: about
+ * 258 KiB of each bundle, which esbuild cannot tree-shake; the error messages are zod's English ones
+ * either way).
  */
 export function apiBundling(): BundlingOptions {
-  return { ...common, esbuildArgs: { '--alias': [`${DUCKDB_ENTRY}=${join(PROJECT_ROOT, 'infra', 'duckdb-unavailable.ts')}`] } };
+  return {
+    ...common,
+    esbuildArgs: {
+      '--alias': [`${DUCKDB_ENTRY}=${join(PROJECT_ROOT, 'infra', 'duckdb-unavailable.ts')}`, `zod=${ZOD_WITHOUT_LOCALES}`],
+    },
+  };
 }
+
+/** The entry `zod` resolves to in the API bundles. */
+export const ZOD_WITHOUT_LOCALES = join(PROJECT_ROOT, 'infra', 'zod-without-locales', 'index.js');
 
 /** The publisher: DuckDB external, and its installed packages copied beside the bundle. */
 export function publishBundling(): BundlingOptions {
