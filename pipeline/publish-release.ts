@@ -130,9 +130,11 @@ async function publishHeld(deps: PublishDeps, opts: PublishOptions, lease: Publi
   const { previous } = found;
   let committed = found.committed;
   const full = !canIncrement(committed);
-  // latest/ not refreshed: that publish died after its commit, maybe before its release was locked.
-  if (previous && committed && committed.latest_synced !== true) await lockRelease(deps.objects, deps.objectLock, committed.version, assertHeld, progress);
-  if (previous && committed && committed.latest_synced !== true) committed = await repairLatest(deps.objects, deps.releases, committed, assertHeld, progress);
+  if (previous && committed && committed.latest_synced !== true) {
+    // latest/ not refreshed: that publish died after its commit, maybe before its release was locked.
+    await lockRelease(deps.objects, deps.objectLock, committed.version, assertHeld, progress);
+    committed = await repairLatest(deps.objects, deps.releases, committed, assertHeld, progress);
+  }
 
   let version = nextReleaseId(started, previous?.version);
   // A publish that failed part-way may have left objects under its release id: never reuse that id.
