@@ -2,6 +2,7 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { errorFields, json, httpHandler, header, unavailable, type ApiHandler } from './http.ts';
 import { logger, withLambdaContext } from './logger.ts';
+import { createAdapters } from '../storage/adapters.ts';
 import { lambdaContext, type AppContext } from './config.ts';
 import { openApiDocument } from './openapi.ts';
 
@@ -35,4 +36,4 @@ export function create(ctx: AppContext): ApiHandler {
 }
 
 let instance: ApiHandler | undefined;
-export const handler = withLambdaContext((event: Parameters<ApiHandler>[0]) => (instance ??= create(lambdaContext()))(event));
+export const handler = withLambdaContext((event: Parameters<ApiHandler>[0]) => (instance ??= create(lambdaContext(createAdapters)))(event));

@@ -3,10 +3,10 @@ import { withLambdaContext } from './logger.ts';
 import { createKey, disableKey } from '../pipeline/manage-keys.ts';
 import { requireEditor } from '../pipeline/review-record.ts';
 import { CreateKeyBody } from '../schemas/api.ts';
-import { lambdaContext, type AppContext } from './config.ts';
+import { lambdaContext, type StoreContext } from './config.ts';
 import { httpHandler, json, jsonBody, pathParam, principalOf, type ApiHandler } from './http.ts';
 
-export function create(ctx: AppContext): ApiHandler {
+export function create(ctx: StoreContext): ApiHandler {
   return httpHandler('keys', async (event) => {
     const principal = principalOf(event);
     requireEditor(principal);

@@ -1,6 +1,6 @@
 // POST /publish ({"full": true} for a full rebuild) → publish a release (editors); GET /publish/status → the last publish.
 // Locally the publish runs within the request (200 with its result); in AWS it is handed to the publisher function (202).
-import { CLIENT_TIMEOUTS, forPublishing, retriesButNotTimeouts } from '../storage/adapters.ts';
+import { CLIENT_TIMEOUTS, createAdapters, forPublishing, retriesButNotTimeouts } from '../storage/adapters.ts';
 import { InvokeCommand, LambdaClient, type LambdaClientConfig } from '@aws-sdk/client-lambda';
 import { conflict } from '../pipeline/errors.ts';
 import { requireEditor } from '../pipeline/review-record.ts';
@@ -68,4 +68,4 @@ export function lambdaStarter(functionName: string | undefined, client: LambdaCl
 
 let instance: ApiHandler | undefined;
 // LEDGER_PUBLISHER_FUNCTION is read here, beside the adapter it chooses (functions/config.ts has no Lambda client).
-export const handler = withLambdaContext((event: Parameters<ApiHandler>[0]) => (instance ??= create(lambdaContext(), { start: lambdaStarter(process.env.LEDGER_PUBLISHER_FUNCTION) }))(event));
+export const handler = withLambdaContext((event: Parameters<ApiHandler>[0]) => (instance ??= create(lambdaContext(createAdapters), { start: lambdaStarter(process.env.LEDGER_PUBLISHER_FUNCTION) }))(event));

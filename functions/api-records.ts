@@ -5,10 +5,10 @@ import { recordHistory } from '../pipeline/record-history.ts';
 import { reviewDecisions } from '../pipeline/review-decisions.ts';
 import { readRecord, requireEditor, retractRecord, reviewRecord } from '../pipeline/review-record.ts';
 import { ListRecordsQuery, RetractBody, ReviewBody, ReviewsBody } from '../schemas/api.ts';
-import { lambdaContext, type AppContext } from './config.ts';
+import { lambdaContext, type StoreContext } from './config.ts';
 import { httpHandler, json, jsonBody, pathParam, principalOf, queryParams, type ApiHandler } from './http.ts';
 
-export function create(ctx: AppContext): ApiHandler {
+export function create(ctx: StoreContext): ApiHandler {
   return httpHandler('records', async (event) => {
     const principal = principalOf(event);
     const route = `${event.httpMethod} ${event.resource}`;

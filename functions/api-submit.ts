@@ -2,10 +2,10 @@
 import { withLambdaContext } from './logger.ts';
 import { ingestRecords } from '../pipeline/ingest-records.ts';
 import { parseSubmission } from '../pipeline/parse-submission.ts';
-import { lambdaContext, type AppContext } from './config.ts';
+import { lambdaContext, type StoreContext } from './config.ts';
 import { bodyBytes, header, httpHandler, json, principalOf, type ApiHandler } from './http.ts';
 
-export function create(ctx: AppContext): ApiHandler {
+export function create(ctx: StoreContext): ApiHandler {
   return httpHandler('submit', async (event) => {
     const principal = principalOf(event);
     const raw = parseSubmission(bodyBytes(event), header(event, 'content-type'));

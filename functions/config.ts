@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { OBJECT_LOCK_MODES, REVIEW_POLICIES, type ReviewPolicy } from '../pipeline/ports.ts';
 import type { ReleaseLock } from '../pipeline/publish/lock-release.ts';
-import { createAdapters, type Adapters } from '../storage/adapters.ts';
+import type { Adapters } from '../storage/adapters.ts';
 import { KmsKeyring, NoKeys } from '../storage/kek-kms.ts';
+import { createStoreAdapters, type AdapterSettings, type StoreAdapters } from '../storage/store-adapters.ts';
 
 const Env = z.object({
   LEDGER_TABLE_NAME: z.string().min(1, 'LEDGER_TABLE_NAME must name the DynamoDB table'),
@@ -23,8 +24,8 @@ const Env = z.object({
   AWS_REGION: z.string().optional(),
 });
 
-/** What every handler needs: the adapters and the facts `GET /` tells. */
-export interface AppContext extends Adapters {
+/** The deployment's facts that `GET /` tells and the settings the handlers follow, read from the environment. */
+export interface ContextFacts {
   /** `athenaDatabase`: the Glue database the stack made (athena/tables.sql names it); default rights_ledger. */
   info: { name: string; version: string; publicBaseUrl: string; datasetName: string; bucketName: string; athenaDatabase?: string };
   /** Publishing settings (LEDGER_MAX_DROP_SHARE). */
@@ -35,15 +36,23 @@ export interface AppContext extends Adapters {
   objectLock?: ReleaseLock;
 }
 
+/** What a handler that never touches the bucket needs: the table's adapters and the facts (no S3 client in its bundle). */
+export interface StoreContext extends StoreAdapters, ContextFacts {}
+
+/** What every handler may need: every adapter (the bucket's and DuckDB's too) and the facts. */
+export interface AppContext extends Adapters, ContextFacts {}
+
 export const SOFTWARE_NAME = 'rights-ledger';
 /** Kept in step with package.json by test/unit/config.test.ts. */
 export const SOFTWARE_VERSION = '0.1.0';
 
 /**
  * Reads the Lambda environment once, at cold start: a missing or malformed variable fails then, with
- * one sentence naming it, not on the first request.
+ * one sentence naming it, not on the first request. `build` chooses the adapters: the table's alone
+ * (the default: the API functions that never touch the bucket), or storage/adapters.ts `createAdapters`
+ * for the functions that read or write it; each function's bundle then holds only the clients it calls.
  */
-export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): AppContext {
+export function contextFromEnv<A extends StoreAdapters = StoreAdapters>(env: NodeJS.ProcessEnv = process.env, build: (settings: AdapterSettings) => A = createStoreAdapters as (settings: AdapterSettings) => A): A & ContextFacts {
   const parsed = Env.safeParse(env);
   if (!parsed.success) {
     const first = parsed.error.issues[0]!;
@@ -53,7 +62,7 @@ export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): AppContext
   if (Boolean(e.LEDGER_KMS_KEY_ID) !== Boolean(e.LEDGER_KMS_MAC_KEY_ID)) throw new Error('configuration: LEDGER_KMS_KEY_ID and LEDGER_KMS_MAC_KEY_ID go together: set both or neither');
   if (e.LEDGER_OBJECT_LOCK_MODE !== 'NONE' && e.LEDGER_OBJECT_LOCK_YEARS === undefined) throw new Error(`configuration: LEDGER_OBJECT_LOCK_YEARS: required when LEDGER_OBJECT_LOCK_MODE is ${e.LEDGER_OBJECT_LOCK_MODE}`);
   const objectLock = e.LEDGER_OBJECT_LOCK_MODE !== 'NONE' ? { mode: e.LEDGER_OBJECT_LOCK_MODE, years: e.LEDGER_OBJECT_LOCK_YEARS! } : undefined;
-  const adapters = createAdapters({
+  const adapters = build({
     tableName: e.LEDGER_TABLE_NAME,
     bucketName: e.LEDGER_BUCKET_NAME,
     dynamodb: e.LEDGER_DYNAMODB_ENDPOINT ? { endpoint: e.LEDGER_DYNAMODB_ENDPOINT } : {},
@@ -63,6 +72,13 @@ export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): AppContext
   return { ...adapters, info: { name: SOFTWARE_NAME, version: SOFTWARE_VERSION, publicBaseUrl: e.LEDGER_PUBLIC_BASE_URL.replace(/\/$/, ''), datasetName: e.LEDGER_DATASET_NAME, bucketName: e.LEDGER_BUCKET_NAME, ...(e.LEDGER_ATHENA_DATABASE ? { athenaDatabase: e.LEDGER_ATHENA_DATABASE } : {}) }, publishing: { maxDropShare: e.LEDGER_MAX_DROP_SHARE }, reviewPolicy: e.LEDGER_REVIEW_POLICY, ...(objectLock ? { objectLock } : {}) };
 }
 
-let cached: AppContext | undefined;
-/** The context for Lambda entry points: built on first use, then shared by every invocation. */
-export const lambdaContext = (): AppContext => (cached ??= contextFromEnv());
+let cached: ContextFacts | undefined;
+/**
+ * The context for Lambda entry points: built on first use, then shared by every invocation. A function
+ * has one entry point, so one `build` per process.
+ */
+export function lambdaContext(): StoreContext;
+export function lambdaContext<A extends StoreAdapters>(build: (settings: AdapterSettings) => A): A & ContextFacts;
+export function lambdaContext(build: (settings: AdapterSettings) => StoreAdapters = createStoreAdapters): StoreContext {
+  return (cached ??= contextFromEnv(process.env, build)) as StoreContext;
+}

@@ -1,5 +1,5 @@
 // The one publisher: the EventBridge schedule and POST /publish (invoked asynchronously) → publish a release if anything changed.
-import { forPublishing } from '../storage/adapters.ts';
+import { createAdapters, forPublishing } from '../storage/adapters.ts';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { LedgerError } from '../pipeline/errors.ts';
@@ -47,4 +47,4 @@ export function create(ctx: AppContext, metrics: Metrics = new Metrics({ namespa
 }
 
 let instance: ReturnType<typeof create> | undefined;
-export const handler = withLambdaContext((event: unknown, context?: Context) => (instance ??= create(lambdaContext()))(event, context));
+export const handler = withLambdaContext((event: unknown, context?: Context) => (instance ??= create(lambdaContext(createAdapters)))(event, context));

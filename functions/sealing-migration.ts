@@ -3,7 +3,7 @@ import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { DynamoDbKeyStore } from '../storage/dynamodb-key-store.ts';
 import { documentClient } from '../storage/dynamodb-table.ts';
 import { sealPlainItems } from '../storage/sealed-items.ts';
-import { lambdaContext, type AppContext } from './config.ts';
+import { lambdaContext, type StoreContext } from './config.ts';
 import { logger, withLambdaContext } from './logger.ts';
 
 /** The migrations this function knows, by the name the custom resource's `Migration` property gives. */
@@ -11,7 +11,7 @@ export const MIGRATIONS = ['sealing-v1'] as const;
 export type MigrationName = (typeof MIGRATIONS)[number];
 
 /** Re-keys API keys stored as bare SHA-256 and seals records stored in plain text; idempotent (sealed items are left alone). */
-export async function runSealingMigration(ctx: AppContext): Promise<{ keys: number; records: number }> {
+export async function runSealingMigration(ctx: StoreContext): Promise<{ keys: number; records: number }> {
   const db = documentClient(ctx.dynamodb);
   const table = ctx.settings.tableName;
   const keys = await new DynamoDbKeyStore(db, table, (sha) => ctx.sealer.apiKeyMac(sha)).migrateLegacyKeys();
@@ -29,7 +29,7 @@ interface ProviderResponse {
  * never on an update that names the same one (a new provider, a new stack parameter) and never on
  * delete. Its PhysicalResourceId is the migration's name, so CloudFormation keeps one per name.
  */
-export function create(ctx: AppContext) {
+export function create(ctx: StoreContext) {
   return async (event: CloudFormationCustomResourceEvent): Promise<ProviderResponse> => {
     const name = String(event.ResourceProperties.Migration ?? '');
     if (event.RequestType === 'Delete') return { PhysicalResourceId: event.PhysicalResourceId };

@@ -1,103 +1,24 @@
-import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import type { ChangeLog, Clock, KeyStore, LeaseStore, ObjectStore, RecordListing, RecordStore, ReleaseBuilder, ReleaseStateStore } from '../pipeline/ports.ts';
-import { systemClock } from '../pipeline/ports.ts';
-import { EnvelopeSealer, type KeyEncryptionKeys } from '../pipeline/sealing.ts';
+// The adapters of every port: the table's (storage/store-adapters.ts), the public bucket's and DuckDB's.
+import { S3Client } from '@aws-sdk/client-s3';
+import type { ObjectStore, ReleaseBuilder } from '../pipeline/ports.ts';
 import { DuckDbReleaseBuilder } from './duckdb-release-builder.ts';
 import { DynamoDbChangeLog } from './dynamodb-change-log.ts';
-import { DynamoDbKeyStore } from './dynamodb-key-store.ts';
 import { DynamoDbLeaseStore } from './dynamodb-lease-store.ts';
 import { DynamoDbRecordStore } from './dynamodb-record-store.ts';
 import { DynamoDbReleaseStateStore } from './dynamodb-release-state.ts';
 import { documentClient } from './dynamodb-table.ts';
-import { ephemeralKeyring } from './kek-local.ts';
 import { S3ObjectStore } from './s3-object-store.ts';
+import { CLIENT_TIMEOUTS, PUBLISHER_TIMEOUTS, createStoreAdapters, dynamodbClient, retriesButNotTimeouts, type AdapterSettings, type ClientTimeouts, type StoreAdapters } from './store-adapters.ts';
 
-/** Where the adapters point: AWS by default, the local servers when endpoints are given. */
-export interface AdapterSettings {
-  tableName: string;
-  bucketName: string;
-  dynamodb?: DynamoDBClientConfig;
-  s3?: S3ClientConfig;
-  /** DuckDB's memory_limit while building a release (default 1GB); it spills to disk beyond it. */
-  duckdbMemoryLimit?: string;
-  /**
-   * The deployment's key-encryption keys (KMS in AWS, the local master keys on one machine). Absent: a
-   * key that lives as long as the process, for tests and benchmarks only.
-   */
-  keyring?: KeyEncryptionKeys;
-  /** Client timeouts and attempts; defaults: {@link CLIENT_TIMEOUTS}. */
-  timeouts?: Partial<ClientTimeouts>;
-  /** The publisher's; defaults: {@link PUBLISHER_TIMEOUTS}. */
-  publisherTimeouts?: Partial<ClientTimeouts>;
-}
-
-/**
- * How long a store may stay silent before a request gives up on it. Without these the SDK waits for
- * ever on a stopped server (issue 8). A timeout is never retried (see {@link retriesButNotTimeouts}),
- * so an outage answers 503 after one timeout plus the short back-offs of refused connections: under 5 s.
- */
-export interface ClientTimeouts {
-  /** TCP connect (both clients). */
-  connectionMs: number;
-  /** DynamoDB: a whole request and its response (thrown, not just warned: throwOnRequestTimeout). */
-  dynamodbRequestMs: number;
-  /** S3: the socket may be idle this long; a long upload that keeps sending bytes is not cut. */
-  s3SocketIdleMs: number;
-  /** Attempts per call, the first included, for throttling, 5xx and refused or reset connections. */
-  maxAttempts: number;
-}
-
-export const CLIENT_TIMEOUTS: ClientTimeouts = { connectionMs: 1_000, dynamodbRequestMs: 4_000, s3SocketIdleMs: 4_000, maxAttempts: 3 };
-
-/**
- * The publisher's: a batch job that answers nobody within seconds, whose requests are pages of a Scan
- * or a Query, batches of 100 keys and multipart uploads. A slow page is waited for (a loaded DynamoDB
- * Local took over 4 s per Scan page in the benchmark), a dead store still ends it within minutes.
- */
-export const PUBLISHER_TIMEOUTS: ClientTimeouts = { connectionMs: 3_000, dynamodbRequestMs: 60_000, s3SocketIdleMs: 60_000, maxAttempts: 3 };
-
-/** Longest back-off between two attempts (ms): with 3 attempts, at most 2 × this is spent waiting. */
-export const MAX_BACKOFF_MS = 250;
-
-/**
- * The SDK's retry, bounded in time: throttling, 5xx and refused or reset connections are tried again
- * after a short jittered back-off, up to `maxAttempts`; a timeout is not (one silent wait already spent
- * the budget, and a second would only double the client's wait for its 503); nor is a client error.
- */
-export function retriesButNotTimeouts(maxAttempts: number): NonNullable<DynamoDBClientConfig['retryStrategy']> & NonNullable<S3ClientConfig['retryStrategy']> {
-  const token = (count: number, delay: number) => ({ getRetryCount: () => count, getRetryDelay: () => delay });
-  return {
-    acquireInitialRetryToken: async () => token(0, 0),
-    refreshRetryTokenForRetry: async (previous: ReturnType<typeof token>, info: { errorType: string; error?: unknown }) => {
-      const next = previous.getRetryCount() + 1;
-      const timedOut = info.error instanceof Error && info.error.name === 'TimeoutError';
-      if (next >= maxAttempts || timedOut || info.errorType === 'CLIENT_ERROR') throw info.error ?? new Error('not retried');
-      return token(next, Math.min(MAX_BACKOFF_MS, 50 * 2 ** next) * (0.5 + Math.random() / 2));
-    },
-    recordSuccess: () => undefined,
-  };
-}
+export { CLIENT_TIMEOUTS, MAX_BACKOFF_MS, PUBLISHER_TIMEOUTS, retriesButNotTimeouts, type AdapterSettings, type ClientTimeouts } from './store-adapters.ts';
 
 /** Every port the use cases need, wired to one table and one bucket. */
-export interface Adapters {
-  records: RecordStore;
-  /** The listing behind GET /records (the same store, through its indexes). */
-  listing: RecordListing;
-  keys: KeyStore;
-  leases: LeaseStore;
-  releases: ReleaseStateStore;
+export interface Adapters extends StoreAdapters {
   objects: ObjectStore;
-  clock: Clock;
-  changes: ChangeLog;
-  /** Seals restricted values and withheld names, opens them for the views that show them, keys the hashes beside them. */
-  sealer: EnvelopeSealer;
   openReleaseBuilder: (opts: { tempDirectory: string }) => Promise<ReleaseBuilder>;
   /** The stores again, through clients with the publisher's timeouts ({@link forPublishing}). */
   publisherStores: () => PublisherStores;
-  dynamodb: DynamoDBClient;
   s3: S3Client;
-  settings: AdapterSettings;
 }
 
 /** The stores a publish works on: the same table and bucket as {@link createAdapters}'s, through clients with {@link PUBLISHER_TIMEOUTS}. */
@@ -108,56 +29,40 @@ export function forPublishing<T extends Adapters>(adapters: T): T {
   return { ...adapters, ...adapters.publisherStores() };
 }
 
-/** The one place where an entry point's adapters are chosen. */
+/** The one place where an entry point's adapters are chosen (the API functions that never touch the bucket: {@link createStoreAdapters}). */
 export function createAdapters(settings: AdapterSettings): Adapters {
-  const { dynamodb, s3 } = storeClients(settings, { ...CLIENT_TIMEOUTS, ...settings.timeouts });
-  const db = documentClient(dynamodb);
-  const records = new DynamoDbRecordStore(db, settings.tableName);
-  const sealer = new EnvelopeSealer(settings.keyring ?? ephemeralKeyring());
+  const store = createStoreAdapters(settings);
+  const s3 = s3Client(settings, { ...CLIENT_TIMEOUTS, ...settings.timeouts });
   let publisher: PublisherStores | undefined;
   return {
-    records,
-    listing: records,
-    keys: new DynamoDbKeyStore(db, settings.tableName, (sha256) => sealer.apiKeyMac(sha256)),
-    leases: new DynamoDbLeaseStore(db, settings.tableName),
-    releases: new DynamoDbReleaseStateStore(db, settings.tableName),
+    ...store,
     objects: new S3ObjectStore(s3, settings.bucketName),
-    clock: systemClock,
-    changes: new DynamoDbChangeLog(db, settings.tableName),
-    sealer,
     // DuckDB spills into the publish's work folder (under /tmp on Lambda, the only writable place).
     // One thread: DuckDB's own threads would compete with the gzip compression of the NDJSON.
     openReleaseBuilder: (opts) => DuckDbReleaseBuilder.open({ tempDirectory: opts.tempDirectory, memoryLimit: settings.duckdbMemoryLimit, threads: 1 }),
     publisherStores: () => {
       if (!publisher) {
-        const c = storeClients(settings, { ...PUBLISHER_TIMEOUTS, ...settings.publisherTimeouts });
-        const pdb = documentClient(c.dynamodb);
+        const t = { ...PUBLISHER_TIMEOUTS, ...settings.publisherTimeouts };
+        const pdb = documentClient(dynamodbClient(settings, t));
         publisher = {
           records: new DynamoDbRecordStore(pdb, settings.tableName),
           changes: new DynamoDbChangeLog(pdb, settings.tableName),
           releases: new DynamoDbReleaseStateStore(pdb, settings.tableName),
           leases: new DynamoDbLeaseStore(pdb, settings.tableName),
-          objects: new S3ObjectStore(c.s3, settings.bucketName),
+          objects: new S3ObjectStore(s3Client(settings, t), settings.bucketName),
         };
       }
       return publisher;
     },
-    dynamodb,
     s3,
-    settings,
   };
 }
 
-function storeClients(settings: AdapterSettings, t: ClientTimeouts): { dynamodb: DynamoDBClient; s3: S3Client } {
-  const dynamodb = new DynamoDBClient({
-    maxAttempts: t.maxAttempts,
-    retryStrategy: retriesButNotTimeouts(t.maxAttempts),
-    requestHandler: { connectionTimeout: t.connectionMs, requestTimeout: t.dynamodbRequestMs, throwOnRequestTimeout: true },
-    ...(settings.dynamodb ?? {}),
-  });
+/** An S3 client bounded by `t` (see {@link ClientTimeouts}), pointed where the settings say. */
+function s3Client(settings: AdapterSettings, t: ClientTimeouts): S3Client {
   // WHEN_REQUIRED: no aws-chunked streaming uploads (the local S3 server would store their framing).
   // An idle-socket bound, not a whole-request one: a release's multipart upload may take minutes.
-  const s3 = new S3Client({
+  return new S3Client({
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     maxAttempts: t.maxAttempts,
@@ -165,5 +70,4 @@ function storeClients(settings: AdapterSettings, t: ClientTimeouts): { dynamodb:
     requestHandler: { connectionTimeout: t.connectionMs, socketTimeout: t.s3SocketIdleMs },
     ...(settings.s3 ?? {}),
   });
-  return { dynamodb, s3 };
 }

@@ -1,6 +1,6 @@
 import { DecryptCommand, EncryptCommand, GenerateDataKeyCommand, GenerateMacCommand, KMSClient, type KMSClientConfig } from '@aws-sdk/client-kms';
 import type { KeyEncryptionKeys } from '../pipeline/sealing.ts';
-import { CLIENT_TIMEOUTS, retriesButNotTimeouts, type ClientTimeouts } from './adapters.ts';
+import { CLIENT_TIMEOUTS, retriesButNotTimeouts, type ClientTimeouts } from './store-adapters.ts';
 
 const WRAP_PREFIX = 'k1';
 /** Bound to every data key KMS wraps: a blob made for anything else does not decrypt as one of ours. */
