@@ -9,13 +9,17 @@ const NEVER_PUBLISHED = new Set(['restricted', 'expected_revision', 'submitted_b
 /**
  * The published fields of each kind: an ALLOW-list taken from the zod schema, so a field that is not
  * part of the contract (or is restricted) can never be copied out, whatever the stored item holds.
+ * Derived on first use, not at import: the API functions that load this module at a cold start and never
+ * redact (bench id 7) do not pay for the JSON Schema conversion.
  */
-const PUBLISHED_FIELDS: Record<RecordKind, string[]> = Object.fromEntries(
-  RECORD_KINDS.map((kind) => {
-    const props = (z.toJSONSchema(RECORD_SCHEMAS[kind], { io: 'output' }) as { properties: Record<string, unknown> }).properties;
-    return [kind, Object.keys(props).filter((f) => !NEVER_PUBLISHED.has(f))];
-  }),
-) as Record<RecordKind, string[]>;
+let publishedFields: Record<RecordKind, string[]> | undefined;
+const PUBLISHED_FIELDS = (): Record<RecordKind, string[]> =>
+  (publishedFields ??= Object.fromEntries(
+    RECORD_KINDS.map((kind) => {
+      const props = (z.toJSONSchema(RECORD_SCHEMAS[kind], { io: 'output' }) as { properties: Record<string, unknown> }).properties;
+      return [kind, Object.keys(props).filter((f) => !NEVER_PUBLISHED.has(f))];
+    }),
+  ) as Record<RecordKind, string[]>);
 
 const LOCATION_FIELDS = ['country', 'admin1', 'admin2', 'place', 'latitude', 'longitude', 'geo_precision'] as const;
 const PRECISION_ORDER: GeoPrecision[] = ['exact', 'neighbourhood', 'city', 'province', 'country'];
@@ -44,7 +48,7 @@ export type PublicRecord = Record<string, unknown> & { id: string; kind: RecordK
  */
 export function redactContent(kind: RecordKind, id: string, content: Record<string, unknown>): Record<string, unknown> & { id: string; kind: RecordKind } {
   const out: Record<string, unknown> = {};
-  for (const field of PUBLISHED_FIELDS[kind]) if (content[field] !== undefined) out[field] = content[field];
+  for (const field of PUBLISHED_FIELDS()[kind]) if (content[field] !== undefined) out[field] = content[field];
   out.id = id;
   out.kind = kind;
   if (kind === 'person') {
