@@ -2,8 +2,8 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { errorFields, json, httpHandler, header, unavailable, type ApiHandler } from './http.ts';
 import { logger, withLambdaContext } from './logger.ts';
-import { createAdapters } from '../storage/adapters.ts';
-import { lambdaContext, type AppContext } from './config.ts';
+import { createBucketAdapters, type BucketAdapters } from '../storage/bucket-adapters.ts';
+import { lambdaContext, type ContextFacts } from './config.ts';
 import { openApiDocument } from './openapi.ts';
 
 /** Where this API is served, as the request reached it: the API Gateway stage, or the local server. */
@@ -14,7 +14,7 @@ function serverUrl(event: APIGatewayProxyEvent): string | undefined {
   return host ? `http://${host}` : undefined;
 }
 
-export function create(ctx: AppContext): ApiHandler {
+export function create(ctx: BucketAdapters & ContextFacts): ApiHandler {
   let document: Record<string, unknown> | undefined;
   return httpHandler('info', async (event) => {
     if (event.resource === '/health') {
@@ -36,4 +36,4 @@ export function create(ctx: AppContext): ApiHandler {
 }
 
 let instance: ApiHandler | undefined;
-export const handler = withLambdaContext((event: Parameters<ApiHandler>[0]) => (instance ??= create(lambdaContext(createAdapters)))(event));
+export const handler = withLambdaContext((event: Parameters<ApiHandler>[0]) => (instance ??= create(lambdaContext(createBucketAdapters)))(event));

@@ -6,6 +6,7 @@ import { create as createInfo } from '../functions/api-info.ts';
 import { authorize } from '../functions/authorizer.ts';
 import { create as createKeys } from '../functions/api-keys.ts';
 import { create as createPublish } from '../functions/api-publish.ts';
+import { publishWithinRequest } from '../functions/publish-within-request.ts';
 import { create as createRecords } from '../functions/api-records.ts';
 import { create as createSubmit } from '../functions/api-submit.ts';
 import type { AppContext } from '../functions/config.ts';
@@ -111,7 +112,7 @@ export async function startApiServer(ctx: AppContext, opts: { port: number; host
     'api-submit': createSubmit(ctx),
     'api-records': createRecords(ctx),
     'api-keys': createKeys(ctx),
-    'api-publish': createPublish(ctx),
+    'api-publish': createPublish(ctx, { now: publishWithinRequest(ctx) }),
   };
   const routes = ROUTES.map(compile);
 

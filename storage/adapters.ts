@@ -1,6 +1,7 @@
-// The adapters of every port: the table's (storage/store-adapters.ts), the public bucket's and DuckDB's.
-import { S3Client } from '@aws-sdk/client-s3';
-import type { ObjectStore, ReleaseBuilder } from '../pipeline/ports.ts';
+// The adapters of every port: the table's (storage/store-adapters.ts), the public bucket's (storage/bucket-adapters.ts)
+// and DuckDB's.
+import type { ReleaseBuilder } from '../pipeline/ports.ts';
+import { createBucketAdapters, s3Client, type BucketAdapters } from './bucket-adapters.ts';
 import { DuckDbReleaseBuilder } from './duckdb-release-builder.ts';
 import { DynamoDbChangeLog } from './dynamodb-change-log.ts';
 import { DynamoDbLeaseStore } from './dynamodb-lease-store.ts';
@@ -8,17 +9,15 @@ import { DynamoDbRecordStore } from './dynamodb-record-store.ts';
 import { DynamoDbReleaseStateStore } from './dynamodb-release-state.ts';
 import { documentClient } from './dynamodb-table.ts';
 import { S3ObjectStore } from './s3-object-store.ts';
-import { CLIENT_TIMEOUTS, PUBLISHER_TIMEOUTS, createStoreAdapters, dynamodbClient, retriesButNotTimeouts, type AdapterSettings, type ClientTimeouts, type StoreAdapters } from './store-adapters.ts';
+import { PUBLISHER_TIMEOUTS, dynamodbClient, type AdapterSettings } from './store-adapters.ts';
 
 export { CLIENT_TIMEOUTS, MAX_BACKOFF_MS, PUBLISHER_TIMEOUTS, retriesButNotTimeouts, type AdapterSettings, type ClientTimeouts } from './store-adapters.ts';
 
 /** Every port the use cases need, wired to one table and one bucket. */
-export interface Adapters extends StoreAdapters {
-  objects: ObjectStore;
+export interface Adapters extends BucketAdapters {
   openReleaseBuilder: (opts: { tempDirectory: string }) => Promise<ReleaseBuilder>;
   /** The stores again, through clients with the publisher's timeouts ({@link forPublishing}). */
   publisherStores: () => PublisherStores;
-  s3: S3Client;
 }
 
 /** The stores a publish works on: the same table and bucket as {@link createAdapters}'s, through clients with {@link PUBLISHER_TIMEOUTS}. */
@@ -31,12 +30,9 @@ export function forPublishing<T extends Adapters>(adapters: T): T {
 
 /** The one place where an entry point's adapters are chosen (the API functions that never touch the bucket: {@link createStoreAdapters}). */
 export function createAdapters(settings: AdapterSettings): Adapters {
-  const store = createStoreAdapters(settings);
-  const s3 = s3Client(settings, { ...CLIENT_TIMEOUTS, ...settings.timeouts });
   let publisher: PublisherStores | undefined;
   return {
-    ...store,
-    objects: new S3ObjectStore(s3, settings.bucketName),
+    ...createBucketAdapters(settings),
     // DuckDB spills into the publish's work folder (under /tmp on Lambda, the only writable place).
     // One thread: DuckDB's own threads would compete with the gzip compression of the NDJSON.
     openReleaseBuilder: (opts) => DuckDbReleaseBuilder.open({ tempDirectory: opts.tempDirectory, memoryLimit: settings.duckdbMemoryLimit, threads: 1 }),
@@ -54,20 +50,5 @@ export function createAdapters(settings: AdapterSettings): Adapters {
       }
       return publisher;
     },
-    s3,
   };
-}
-
-/** An S3 client bounded by `t` (see {@link ClientTimeouts}), pointed where the settings say. */
-function s3Client(settings: AdapterSettings, t: ClientTimeouts): S3Client {
-  // WHEN_REQUIRED: no aws-chunked streaming uploads (the local S3 server would store their framing).
-  // An idle-socket bound, not a whole-request one: a release's multipart upload may take minutes.
-  return new S3Client({
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    maxAttempts: t.maxAttempts,
-    retryStrategy: retriesButNotTimeouts(t.maxAttempts),
-    requestHandler: { connectionTimeout: t.connectionMs, socketTimeout: t.s3SocketIdleMs },
-    ...(settings.s3 ?? {}),
-  });
 }

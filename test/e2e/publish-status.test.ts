@@ -3,7 +3,7 @@
 // the real EventBridge and API event shapes, records its course in the store; a failure is logged with
 // its name, code and message under a key Powertools keeps, and thrown (Lambda retries, then the DLQ).
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { create as createPublish } from '../../functions/api-publish.ts';
+import { create as createPublish, lambdaStarter } from '../../functions/api-publish.ts';
 import { create as createPublisher, type PublishRequest } from '../../functions/scheduled-publish.ts';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logger } from '../../functions/logger.ts';
@@ -77,6 +77,10 @@ describe('GET /publish/status and POST /publish over the local server', () => {
 });
 
 describe('POST /publish where a starter hands the publish over (AWS)', () => {
+  it('the Lambda function has no in-request publish: without the publisher function\'s name it is a configuration error that names the variable', () => {
+    expect(() => lambdaStarter(undefined)).toThrow(/LEDGER_PUBLISHER_FUNCTION/);
+    expect(() => lambdaStarter('')).toThrow(/LEDGER_PUBLISHER_FUNCTION/);
+  });
   it('answers 202 with the status URL, records running, and starts the publisher with the request', async () => {
     const started: PublishRequest[] = [];
     const handler = createPublish(stack.ctx, { start: async (r) => void started.push(r) });
