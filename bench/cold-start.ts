@@ -77,7 +77,32 @@ export interface BundleFigures {
   sdkClients: string[];
 }
 
+/**
+ * What the API bundles are made of, each bundled and imported alone the same way: the floor under their
+ * import time that is not ours to cut (the SDK's DynamoDB client every function calls, zod as the API
+ * bundles alias it, Node itself), beside our record schemas on zod.
+ */
+export const FLOORS: ReadonlyArray<{ name: string; what: string; code: string }> = [
+  { name: 'node', what: 'an empty module (Node itself)', code: 'export const handler = async () => 1;' },
+  { name: 'zod', what: 'zod alone (without its locales, as the API bundles alias it), one small schema', code: "import { z } from 'zod'; export const handler = async (x) => z.object({ a: z.string() }).parse(x);" },
+  { name: 'schemas', what: 'zod and our record schemas (schemas/records.ts), nothing else', code: "import { RECORD_SCHEMAS } from './schemas/records.ts'; export const handler = async (x) => RECORD_SCHEMAS.event.parse(x);" },
+  { name: 'dynamodb', what: 'the SDK\'s DynamoDB document client alone, one GetItem', code: "import { DynamoDBClient } from '@aws-sdk/client-dynamodb'; import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb'; export const handler = async () => DynamoDBDocumentClient.from(new DynamoDBClient({})).send(new GetCommand({ TableName: 't', Key: { pk: 'a' } }));" },
+  { name: 'dynamodb+kms', what: 'the DynamoDB document client and the KMS client (what every API function calls), nothing of ours', code: "import { DynamoDBClient } from '@aws-sdk/client-dynamodb'; import { KMSClient, DecryptCommand } from '@aws-sdk/client-kms'; import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb'; export const handler = async () => [await DynamoDBDocumentClient.from(new DynamoDBClient({})).send(new GetCommand({ TableName: 't', Key: { pk: 'a' } })), await new KMSClient({}).send(new DecryptCommand({ CiphertextBlob: new Uint8Array(1) }))];" },
+];
+
+export interface FloorFigures {
+  name: string;
+  what: string;
+  bytes: number;
+  importMs: number[];
+  medianMs: number;
+}
+
 export interface ColdStartResult {
+  /** {@link FLOORS}, bundled with the API functions' options. */
+  floors: FloorFigures[];
+  /** The largest API-profile bundle without NODE_OPTIONS=--enable-source-maps: what the deployment's readable stack traces cost. */
+  withoutSourceMaps: { name: string; importMs: number[]; medianMs: number };
   bundles: BundleFigures[];
   /** The publisher built with DuckDB aliased to the stand-in: its import without DuckDB's load. */
   publisherWithoutDuckDb: BundleFigures;
@@ -119,9 +144,9 @@ const LAMBDA_ENV: Record<string, string> = {
 };
 
 /** Imports `specifier` in a fresh Node process and returns the milliseconds the import took inside it. */
-export function importTime(specifier: string, cwd: string): number {
+export function importTime(specifier: string, cwd: string, env: Record<string, string> = LAMBDA_ENV): number {
   const script = `const t0 = performance.now(); const m = await import(${JSON.stringify(specifier)}); const ms = performance.now() - t0; process.stdout.write(JSON.stringify({ ms, handler: typeof m.handler, keys: Object.keys(m).length }));`;
-  const out = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...LAMBDA_ENV }, timeout: 60_000 });
+  const out = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env }, timeout: 60_000 });
   if (out.status !== 0) throw new Error(`cold start: importing ${specifier} failed (exit ${out.status}): ${(out.stderr || out.stdout).slice(0, 800)}`);
   const r = JSON.parse(out.stdout.slice(out.stdout.lastIndexOf('{'))) as { ms: number; handler: string; keys: number };
   if (r.keys === 0) throw new Error(`cold start: ${specifier} exports nothing`);
@@ -155,6 +180,23 @@ export async function runColdStartBench(opts: { runs?: number; log: Log }): Prom
       bundles.push(b);
       log(`cold start: ${f.name}: ${fmt(b.bytes / 1024)} KiB, import median ${fmt(b.medianMs)} ms (${b.importMs.map((ms) => fmt(ms)).join(' / ')}); SDK clients: ${b.sdkClients.join(', ') || 'none'}${b.forbidden.length ? `; FORBIDDEN: ${b.forbidden.join(', ')}` : ''}`);
     }
+    const floors: FloorFigures[] = [];
+    for (const f of FLOORS) {
+      const outdir = join(work, `floor-${f.name}`);
+      const opts = esbuildOptions(apiBundling(), 'floor.ts', outdir);
+      delete opts.entryPoints;
+      await esbuild.build({ ...opts, stdin: { contents: f.code, resolveDir: PROJECT_ROOT, sourcefile: `floor-${f.name}.ts`, loader: 'ts' } });
+      const importMs: number[] = [];
+      for (let i = 0; i < runs; i++) importMs.push(importTime(pathToFileURL(opts.outfile!).href, outdir));
+      floors.push({ name: f.name, what: f.what, bytes: (await stat(opts.outfile!)).size, importMs, medianMs: median(importMs) });
+      log(`cold start: floor ${f.name}: import median ${fmt(median(importMs))} ms`);
+    }
+    const largestApi = bundles.filter((b) => b.api).sort((a, b) => b.medianMs - a.medianMs)[0]!;
+    const noMaps: number[] = [];
+    const { NODE_OPTIONS: _maps, ...envWithoutMaps } = LAMBDA_ENV;
+    const largestFile = join(work, largestApi.name, 'index.mjs');
+    for (let i = 0; i < runs; i++) noMaps.push(importTime(pathToFileURL(largestFile).href, join(work, largestApi.name), envWithoutMaps));
+    const withoutSourceMaps = { name: largestApi.name, importMs: noMaps, medianMs: median(noMaps) };
     const pub = FUNCTIONS.find((f) => !f.api)!;
     const withoutDuckDb = await buildOne('publisher-without-duckdb', pub.file, false, { ...apiBundling(), externalModules: [] }, work, runs);
     log(`cold start: publisher built with DuckDB's stand-in: ${fmt(withoutDuckDb.bytes / 1024)} KiB, import median ${fmt(withoutDuckDb.medianMs)} ms`);
@@ -167,8 +209,11 @@ export async function runColdStartBench(opts: { runs?: number; log: Log }): Prom
       ...bundles.map(row),
       row(withoutDuckDb),
       `  import('@duckdb/node-api') alone: median ${fmt(median(duckdbAloneMs))} ms (${duckdbAloneMs.map((ms) => fmt(ms)).join(' / ')})`,
+      `  ${withoutSourceMaps.name} without NODE_OPTIONS=--enable-source-maps: median ${fmt(withoutSourceMaps.medianMs)} ms (${noMaps.map((ms) => fmt(ms)).join(' / ')})`,
+      '  floors, bundled and imported the same way:',
+      ...floors.map((f) => `    ${f.name.padEnd(14)} ${fmt(f.bytes / 1024).padStart(6)} KiB  import median ${fmt(f.medianMs).padStart(4)} ms  (${f.importMs.map((ms) => fmt(ms)).join(' / ')})  ${f.what}`),
     ].join('\n');
-    return { bundles, publisherWithoutDuckDb: withoutDuckDb, duckdbAloneMs, report };
+    return { bundles, publisherWithoutDuckDb: withoutDuckDb, duckdbAloneMs, floors, withoutSourceMaps, report };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
