@@ -14,6 +14,7 @@
  * DynamoDB Local compiles its hot paths only after some thousands of requests.
  */
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { startApiServer } from '../local/api-server.ts';
@@ -22,13 +23,22 @@ import { registerBootstrapKey } from '../pipeline/manage-keys.ts';
 import type { SubmitResult } from '../schemas/api.ts';
 import { documentClient } from '../storage/dynamodb-table.ts';
 import { generateRecords, mixFor, validateSample } from './records.ts';
-import { batchWrite, batches, benchContext, envInt, fmt, isMain, pool, standalone, type Endpoints, type Log } from './support.ts';
+import { batchWrite, batches, benchContext, cpuAttribution, envInt, fmt, isMain, pool, standalone, type Endpoints, type Log } from './support.ts';
 
 type Item = Record<string, unknown>;
 const CLIENTS = 4;
 const MAX_BATCH = 1000;
 
+/** CPU seconds spent while a phase ran: this process (the API server, its handlers and the clients) and DynamoDB Local's JVM. */
+export interface CpuShare {
+  wallS: number;
+  nodeS: number;
+  dynamodbS: number | undefined;
+}
+
 export interface IngestApiBenchResult {
+  /** Where the time went, ours and the reference's (the profile behind a missed target). */
+  cpu: { ours: CpuShare; reference: CpuShare };
   n: number;
   ms: number;
   /** Bodies sent again after a 503. */
@@ -78,7 +88,12 @@ export function waveBodies(records: ReadonlyArray<Record<string, unknown>>, clie
  * Retry-After, send the whole body again (safe: what was stored comes back `unchanged`). Every record
  * must end `created` or, after a retry, `unchanged`. Returns ms and the retries.
  */
-async function postWaves(url: string, key: string, waves: Buffer[][]): Promise<{ ms: number; retries: number }> {
+async function postWaves(endpoints: Endpoints, url: string, key: string, waves: Buffer[][]): Promise<{ ms: number; retries: number; cpu: CpuShare }> {
+  const { value, ...cpu } = await cpuAttribution(endpoints, () => postAll(url, key, waves));
+  return { ...value, cpu };
+}
+
+async function postAll(url: string, key: string, waves: Buffer[][]): Promise<{ ms: number; retries: number }> {
   const t0 = performance.now();
   let retries = 0;
   for (const bodies of waves) {
@@ -103,7 +118,7 @@ async function postWaves(url: string, key: string, waves: Buffer[][]): Promise<{
 }
 
 /** Ingests `records` over HTTP into a fresh table; returns the time and the items the ingest wrote. */
-async function ingestOverHttp(endpoints: Endpoints, records: ReadonlyArray<Record<string, unknown>>, label: string): Promise<{ ms: number; retries: number; items: Item[] }> {
+async function ingestOverHttp(endpoints: Endpoints, records: ReadonlyArray<Record<string, unknown>>, label: string): Promise<{ ms: number; retries: number; cpu: CpuShare; items: Item[] }> {
   const c = await benchContext(endpoints, label);
   const client = patient(endpoints);
   try {
@@ -111,9 +126,9 @@ async function ingestOverHttp(endpoints: Endpoints, records: ReadonlyArray<Recor
     await registerBootstrapKey(key, c.ctx);
     const before = new Set((await scanAll(client, c.tableName)).map(keyOf));
     const server = await startApiServer(c.ctx, { port: 0 });
-    let posted: { ms: number; retries: number };
+    let posted: { ms: number; retries: number; cpu: CpuShare };
     try {
-      posted = await postWaves(server.url, key, waveBodies(records));
+      posted = await postWaves(endpoints, server.url, key, waveBodies(records));
     } finally {
       await server.close();
     }
@@ -126,18 +141,24 @@ async function ingestOverHttp(endpoints: Endpoints, records: ReadonlyArray<Recor
 }
 
 /** BatchWriteItem of `items` into a fresh table, `CLIENTS` requests in flight. Returns ms. */
-async function reference(endpoints: Endpoints, items: Item[], label: string): Promise<number> {
+async function reference(endpoints: Endpoints, items: Item[], label: string): Promise<{ ms: number; cpu: CpuShare }> {
   const c = await benchContext(endpoints, label);
   const client = patient(endpoints);
   try {
-    const ms = await batchWrite(client, c.tableName, items, CLIENTS);
+    const { value: ms, ...cpu } = await cpuAttribution(endpoints, () => batchWrite(client, c.tableName, items, CLIENTS));
     const stored = await scanAll(client, c.tableName);
     if (stored.length !== items.length) throw new Error(`reference: ${stored.length} items stored of ${items.length}`);
-    return ms;
+    return { ms, cpu };
   } finally {
     client.destroy();
     await c.dispose();
   }
+}
+
+function cpuLine(c: CpuShare, n: number): string {
+  const perRecord = (s: number) => `${fmt((s * 1e6) / n)} µs a record`;
+  const java = c.dynamodbS === undefined ? 'DynamoDB Local not measured (no /proc)' : `DynamoDB Local's JVM ${fmt(c.dynamodbS, 1)} s (${fmt((100 * c.dynamodbS) / c.wallS)} % of one core; ${perRecord(c.dynamodbS)})`;
+  return `${fmt(c.wallS, 1)} s wall; ${java}; this process (API server, handlers, clients) ${fmt(c.nodeS, 1)} s (${fmt((100 * c.nodeS) / c.wallS)} %; ${perRecord(c.nodeS)})`;
 }
 
 /** `warm`: records of the warm-up (default n/10, at least 400, at most 2,000). */
@@ -154,7 +175,8 @@ export async function runIngestApiBench(endpoints: Endpoints, opts: { n: number;
   const ours = await ingestOverHttp(endpoints, records, 'api');
   const rate = (ms: number) => n / (ms / 1000);
   log(`1: OURS ${fmt(n)} records (${counts.sources} sources, ${counts.events} events, ${counts.claims} claims, ${counts.persons} persons) through POST /records, ${CLIENTS} clients: ${fmt(ours.ms)} ms (${fmt(rate(ours.ms))} records/s); ${fmt(ours.items.length)} items written (${fmt(ours.items.length / n, 2)} a record); ${ours.retries} bodies sent again after a 503`);
-  const refMs = await reference(endpoints, ours.items, 'apiref');
+  const ref = await reference(endpoints, ours.items, 'apiref');
+  const refMs = ref.ms;
   log(`1: REFERENCE BatchWriteItem of those ${fmt(ours.items.length)} items, ${CLIENTS} in flight: ${fmt(refMs)} ms (${fmt(rate(refMs))} records/s, ${fmt(ours.items.length / (refMs / 1000))} items/s)`);
   const ratio = rate(ours.ms) / rate(refMs);
   const report = [
@@ -162,8 +184,11 @@ export async function runIngestApiBench(endpoints: Endpoints, opts: { n: number;
     `  ours: ${fmt(ours.ms / 1000, 1)} s, ${fmt(rate(ours.ms))} records/s; ${fmt(ours.items.length)} items written; ${ours.retries} bodies sent again after a 503`,
     `  reference (BatchWriteItem of exactly those items, ${CLIENTS} in flight): ${fmt(refMs / 1000, 1)} s, ${fmt(rate(refMs))} records/s`,
     `  ratio (ours ÷ reference, records/s): ${ratio.toFixed(3)} (target ≥ 0.5)`,
+    `  where the time went (CPU seconds over the phase's wall time, ${os.availableParallelism()} cores):`,
+    `    ours:      ${cpuLine(ours.cpu, n)}`,
+    `    reference: ${cpuLine(ref.cpu, n)}`,
   ].join('\n');
-  return { n, ms: ours.ms, retries: ours.retries, items: ours.items.length, referenceMs: refMs, ratio, report };
+  return { cpu: { ours: ours.cpu, reference: ref.cpu }, n, ms: ours.ms, retries: ours.retries, items: ours.items.length, referenceMs: refMs, ratio, report };
 }
 
 // On its own: `node --import tsx bench/ingest-api.ts` (BENCH_N, default 20000).

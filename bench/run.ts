@@ -84,7 +84,8 @@ async function main(): Promise<void> {
       const r = await runIngestApiBench(svc, { n: sizes.ingestApiN, warm: sizes.ingestApiWarm, log });
       reports.push(r.report);
       entries.push(entry('1', name, 'records/s', sizes.ingestApiN / (r.ms / 1000), sizes.ingestApiN / (r.referenceMs / 1000), 0.5, { floor: true }));
-      details['1'] = { records: r.n, seconds: round(r.ms / 1000), items_written: r.items, bodies_sent_again_after_503: r.retries, reference_seconds: round(r.referenceMs / 1000) };
+      const cpu = (c: typeof r.cpu.ours) => ({ wall_s: round(c.wallS, 1), node_cpu_s: round(c.nodeS, 1), dynamodb_local_cpu_s: c.dynamodbS === undefined ? null : round(c.dynamodbS, 1) });
+      details['1'] = { records: r.n, seconds: round(r.ms / 1000), items_written: r.items, bodies_sent_again_after_503: r.retries, reference_seconds: round(r.referenceMs / 1000), cpu: { ours: cpu(r.cpu.ours), reference: cpu(r.cpu.reference) } };
     });
 
     if (runs('validation')) await guarded('validation', [['2', 'validation vs ajv', 'ms', 2, false], ['2', 'validation vs JSON.parse', 'ms', 3, false]], async () => {

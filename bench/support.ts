@@ -4,6 +4,7 @@
  * work alone), a call-timing wrapper for any store, an RSS sampler and a plain-text table.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +24,38 @@ import { ensureBucket } from '../storage/s3-bucket.ts';
 export interface Endpoints {
   dynamodbEndpoint: string;
   s3Endpoint: string;
+  /** The server processes (startLocalServices gives them): for CPU attribution. */
+  processes?: { dynamodb: { pid?: number } };
+}
+
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc (Linux): for a server process
+ * that this one did not start as a worker thread. Undefined where /proc is not there.
+ */
+export function processCpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command (which may hold spaces) in parentheses: state is the 3rd; utime 14th, stime 15th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+/** USER_HZ: 100 on every Linux this runs on (sysconf(_SC_CLK_TCK); Node has no binding for it). */
+const CLOCK_TICKS = 100;
+
+/** CPU seconds used by this process and by DynamoDB Local's JVM while `fn` ran, and its wall time. */
+export async function cpuAttribution<T>(endpoints: Endpoints, fn: () => Promise<T>): Promise<{ value: T; wallS: number; nodeS: number; dynamodbS: number | undefined }> {
+  const pid = endpoints.processes?.dynamodb.pid;
+  const t0 = performance.now();
+  const node0 = process.cpuUsage();
+  const java0 = processCpuSeconds(pid);
+  const value = await fn();
+  const node = process.cpuUsage(node0);
+  const java1 = processCpuSeconds(pid);
+  return { value, wallS: (performance.now() - t0) / 1000, nodeS: (node.user + node.system) / 1e6, dynamodbS: java0 !== undefined && java1 !== undefined ? java1 - java0 : undefined };
 }
 
 export type Log = (line: string) => void;
