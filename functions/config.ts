@@ -72,13 +72,16 @@ export function contextFromEnv<A extends StoreAdapters = StoreAdapters>(env: Nod
   return { ...adapters, info: { name: SOFTWARE_NAME, version: SOFTWARE_VERSION, publicBaseUrl: e.LEDGER_PUBLIC_BASE_URL.replace(/\/$/, ''), datasetName: e.LEDGER_DATASET_NAME, bucketName: e.LEDGER_BUCKET_NAME, ...(e.LEDGER_ATHENA_DATABASE ? { athenaDatabase: e.LEDGER_ATHENA_DATABASE } : {}) }, publishing: { maxDropShare: e.LEDGER_MAX_DROP_SHARE }, reviewPolicy: e.LEDGER_REVIEW_POLICY, ...(objectLock ? { objectLock } : {}) };
 }
 
-let cached: ContextFacts | undefined;
+const cached = new Map<(settings: AdapterSettings) => StoreAdapters, StoreContext>();
 /**
- * The context for Lambda entry points: built on first use, then shared by every invocation. A function
- * has one entry point, so one `build` per process.
+ * The context for Lambda entry points: built on first use, then shared by every invocation. Kept per
+ * `build`: a Lambda process has one entry point, but a process that loads several (the tests) must not
+ * hand one function the adapters another asked for.
  */
 export function lambdaContext(): StoreContext;
 export function lambdaContext<A extends StoreAdapters>(build: (settings: AdapterSettings) => A): A & ContextFacts;
 export function lambdaContext(build: (settings: AdapterSettings) => StoreAdapters = createStoreAdapters): StoreContext {
-  return (cached ??= contextFromEnv(process.env, build)) as StoreContext;
+  let ctx = cached.get(build);
+  if (!ctx) cached.set(build, (ctx = contextFromEnv(process.env, build)));
+  return ctx;
 }

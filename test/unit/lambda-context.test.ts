@@ -23,3 +23,26 @@ describe('Lambda context in the logs', () => {
     }
   });
 });
+
+describe('the context of a Lambda entry point', () => {
+  it('is made once per adapter choice: an entry point that asks for the bucket never gets the table-only context another one made first', async () => {
+    const { lambdaContext } = await import('../../functions/config.ts');
+    const { createBucketAdapters } = await import('../../storage/bucket-adapters.ts');
+    const env = { LEDGER_TABLE_NAME: 'ctx-table', LEDGER_BUCKET_NAME: 'ctx-bucket', LEDGER_PUBLIC_BASE_URL: 'https://ctx-bucket.example.org', AWS_REGION: 'eu-west-1' };
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, env);
+    try {
+      const tableOnly = lambdaContext();
+      const withBucket = lambdaContext(createBucketAdapters);
+      expect('objects' in tableOnly).toBe(false);
+      expect(withBucket.objects).toBeDefined();
+      expect(withBucket.info.bucketName).toBe('ctx-bucket');
+      // … and each is kept for the invocations that follow.
+      expect(lambdaContext()).toBe(tableOnly);
+      expect(lambdaContext(createBucketAdapters)).toBe(withBucket);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  });
+});
