@@ -63,7 +63,7 @@ async function loadStore(endpoints: Endpoints, n: number, log: Log) {
     if (out.rejected > 0) throw new Error(`the generator made ${out.rejected} record(s) the pipeline rejects: ${JSON.stringify(out.results.find((r) => r.status === 'rejected'))}`);
   }
   log(`3: ${fmt(n)} records (${counts.sources} sources, ${counts.events} events, ${counts.claims} claims, ${counts.persons} persons; ${checked} sampled valid) ingested in memory`);
-  const bench = await benchContext(endpoints, 'full');
+  const bench = await benchContext(endpoints, 'full', { patient: true });
   const revById = new Map(memory.revisions.map((r) => [r.id, r]));
   const [first, ...heads] = [...memory.heads.values()];
   const t0 = performance.now();

@@ -206,7 +206,7 @@ export async function seedRelease(endpoints: Endpoints, n: number, work: string,
     t = now;
     return timings[name]!;
   };
-  const bench = await benchContext(endpoints, `seed${n}`);
+  const bench = await benchContext(endpoints, `seed${n}`, { patient: true });
   const { ctx } = bench;
   const counts = mixFor(n);
   const plan = planChange(counts, n);

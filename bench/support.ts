@@ -16,7 +16,7 @@ import { SOFTWARE_NAME, SOFTWARE_VERSION } from '../functions/config.ts';
 import { dynamodbClientConfig, s3ClientConfig, startLocalServices } from '../local/services.ts';
 import { canonicalJson } from '../pipeline/canonical.ts';
 import type { AuditEntry, GroupWriteOutcome, RecordHead, RecordStore, RevisionEntry, RevisionWrite, WriteOptions } from '../pipeline/ports.ts';
-import { createAdapters } from '../storage/adapters.ts';
+import { PUBLISHER_TIMEOUTS, createAdapters } from '../storage/adapters.ts';
 import { DynamoDbRecordStore } from '../storage/dynamodb-record-store.ts';
 import { documentClient, ensureTable } from '../storage/dynamodb-table.ts';
 import { ensureBucket } from '../storage/s3-bucket.ts';
@@ -69,11 +69,14 @@ export interface BenchContext {
 }
 
 /** A context like test/support/stack.ts builds, on a fresh table and bucket of the project's shape. */
-export async function benchContext(endpoints: Endpoints, label: string): Promise<BenchContext> {
+export async function benchContext(endpoints: Endpoints, label: string, opts: { patient?: boolean } = {}): Promise<BenchContext> {
   const suffix = `${label}-${randomBytes(3).toString('hex')}`;
   const tableName = `ledger-bench-${suffix}`;
   const bucketName = `ledger-bench-${suffix}`;
-  const adapters = createAdapters({ tableName, bucketName, dynamodb: dynamodbClientConfig(endpoints.dynamodbEndpoint), s3: s3ClientConfig(endpoints.s3Endpoint) });
+  // `patient`: the publisher's timeouts (60 s a request) for a context that loads or scans a large table
+  // (a Scan page, a DeleteTable of 300 k items or the CreateTable after it exceed the API's 4 s on DynamoDB Local).
+  const timeouts = opts.patient ? PUBLISHER_TIMEOUTS : undefined;
+  const adapters = createAdapters({ tableName, bucketName, dynamodb: dynamodbClientConfig(endpoints.dynamodbEndpoint), s3: s3ClientConfig(endpoints.s3Endpoint), ...(timeouts ? { timeouts } : {}) });
   await ensureTable(adapters.dynamodb, tableName);
   await ensureBucket(adapters.s3, bucketName);
   const publicBaseUrl = `${endpoints.s3Endpoint}/${bucketName}`;
