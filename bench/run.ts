@@ -131,11 +131,13 @@ async function main(): Promise<void> {
       const w = r.withoutSourceMaps;
       entries.push(entry('7', `${w.name}: import without NODE_OPTIONS=--enable-source-maps (the deployment sets it for readable stack traces), median of ${sizes.coldRuns}`, 'ms', w.medianMs, null, null));
       for (const f of r.floors) entries.push(entry('7', `floor: ${f.what}: bundled as an API function (${fmt(f.bytes / 1024)} KiB), import median of ${sizes.coldRuns}`, 'ms', f.medianMs, null, null));
-      details['7'] = Object.fromEntries(
-        [...r.bundles, p].map((b) => [b.name, { bytes: b.bytes, import_ms: b.importMs.map((x) => round(x, 1)), sdk_clients: b.sdkClients, forbidden: b.forbidden, largest_inputs_kib: Object.fromEntries(b.inputs.slice(0, 8).map(([n, by]) => [n, round(by / 1024, 1)])) }]),
-      );
-      (details['7'] as Record<string, unknown>).floors = Object.fromEntries(r.floors.map((f) => [f.name, { what: f.what, bytes: f.bytes, import_ms: f.importMs.map((x) => round(x, 1)) }]));
-      (details['7'] as Record<string, unknown>).without_source_maps = { bundle: w.name, import_ms: w.importMs.map((x) => round(x, 1)) };
+      details['7'] = {
+        ...Object.fromEntries(
+          [...r.bundles, p].map((b) => [b.name, { bytes: b.bytes, import_ms: b.importMs.map((x) => round(x, 1)), sdk_clients: b.sdkClients, forbidden: b.forbidden, largest_inputs_kib: Object.fromEntries(b.inputs.slice(0, 8).map(([n, by]) => [n, round(by / 1024, 1)])) }]),
+        ),
+        floors: Object.fromEntries(r.floors.map((f) => [f.name, { what: f.what, bytes: f.bytes, import_ms: f.importMs.map((x) => round(x, 1)) }])),
+        without_source_maps: { bundle: w.name, import_ms: w.importMs.map((x) => round(x, 1)) },
+      };
     });
 
     if (runs('ingest')) await guarded('ingest', [['ingest', 'ingestRecords and POST /records vs raw BatchWriteItem', 'records/s', null, false], ['ingest-sealing', 'ingestRecords with sealing on vs off', 'records/s', 0.9, true]], async () => {

@@ -52,7 +52,9 @@ export const SOFTWARE_VERSION = '0.1.0';
  * (the default: the API functions that never touch the bucket), or storage/adapters.ts `createAdapters`
  * for the functions that read or write it; each function's bundle then holds only the clients it calls.
  */
-export function contextFromEnv<A extends StoreAdapters = StoreAdapters>(env: NodeJS.ProcessEnv = process.env, build: (settings: AdapterSettings) => A = createStoreAdapters as (settings: AdapterSettings) => A): A & ContextFacts {
+export function contextFromEnv(env?: NodeJS.ProcessEnv): StoreContext;
+export function contextFromEnv<A extends StoreAdapters>(env: NodeJS.ProcessEnv, build: (settings: AdapterSettings) => A): A & ContextFacts;
+export function contextFromEnv(env: NodeJS.ProcessEnv = process.env, build: (settings: AdapterSettings) => StoreAdapters = createStoreAdapters): StoreContext {
   const parsed = Env.safeParse(env);
   if (!parsed.success) {
     const first = parsed.error.issues[0]!;

@@ -12,9 +12,9 @@ const NEVER_PUBLISHED = new Set(['restricted', 'expected_revision', 'submitted_b
  * Derived on first use, not at import: the API functions that load this module at a cold start and never
  * redact (bench id 7) do not pay for the JSON Schema conversion.
  */
-let publishedFields: Record<RecordKind, string[]> | undefined;
-const PUBLISHED_FIELDS = (): Record<RecordKind, string[]> =>
-  (publishedFields ??= Object.fromEntries(
+let published: Record<RecordKind, string[]> | undefined;
+const publishedFields = (): Record<RecordKind, string[]> =>
+  (published ??= Object.fromEntries(
     RECORD_KINDS.map((kind) => {
       const props = (z.toJSONSchema(RECORD_SCHEMAS[kind], { io: 'output' }) as { properties: Record<string, unknown> }).properties;
       return [kind, Object.keys(props).filter((f) => !NEVER_PUBLISHED.has(f))];
@@ -48,7 +48,7 @@ export type PublicRecord = Record<string, unknown> & { id: string; kind: RecordK
  */
 export function redactContent(kind: RecordKind, id: string, content: Record<string, unknown>): Record<string, unknown> & { id: string; kind: RecordKind } {
   const out: Record<string, unknown> = {};
-  for (const field of PUBLISHED_FIELDS()[kind]) if (content[field] !== undefined) out[field] = content[field];
+  for (const field of publishedFields()[kind]) if (content[field] !== undefined) out[field] = content[field];
   out.id = id;
   out.kind = kind;
   if (kind === 'person') {
